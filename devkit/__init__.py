@@ -1,0 +1,35 @@
+"""devkit: serve Executors, Deployments and Flows over the jina protocol, and test them."""
+
+from devkit.client.client import AsyncClient, Client
+from devkit.client.response import Response
+from devkit.errors import (
+    BadRequestError,
+    ConfigError,
+    DevkitError,
+    EndpointSignatureError,
+    ExecutorError,
+    ExecutorLoadError,
+    PortInUseError,
+    RuntimeFailToStart,
+    ServerUnavailableError,
+)
+from devkit.executor import Executor, requests
+from devkit.orchestrate.deployment import Deployment
+
+__all__ = [
+    "AsyncClient",
+    "BadRequestError",
+    "Client",
+    "ConfigError",
+    "Deployment",
+    "DevkitError",
+    "EndpointSignatureError",
+    "Executor",
+    "ExecutorError",
+    "ExecutorLoadError",
+    "PortInUseError",
+    "Response",
+    "RuntimeFailToStart",
+    "ServerUnavailableError",
+    "requests",
+]

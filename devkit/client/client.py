@@ -1,0 +1,359 @@
+"""The Client: ``Client(host, port, protocol)`` and its ``post``.
+
+:class:`AsyncClient` does the work on the caller's event loop; :class:`Client` is its
+synchronous facade, driving it on a private loop thread (so it also works in notebooks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+from docarray import BaseDoc, DocList
+from docarray.base_doc import AnyDoc
+from pydantic import BaseModel
+
+from devkit.client.address import Address, parse_address
+from devkit.client.grpc import GrpcTransport, is_retryable, map_rpc_error
+from devkit.client.inputs import batches, is_replayable
+from devkit.client.loop import LoopThread
+from devkit.client.response import Response
+from devkit.client.retry import RetryPolicy
+from devkit.proto import jina_pb2
+from devkit.wire import doclist_class, exception_from_status, new_request
+
+__all__ = ["AsyncClient", "Client"]
+
+log = logging.getLogger("devkit.client")
+
+Callback = Callable[[Response], Any]
+
+
+def _doclist_type(return_type: Any) -> type[DocList[Any]]:
+    if return_type is None:
+        return DocList[AnyDoc]
+    if doclist_class(return_type) is not None:
+        return return_type  # type: ignore[no-any-return]
+    if isinstance(return_type, type) and issubclass(return_type, BaseDoc):
+        return DocList[return_type]  # type: ignore[valid-type]
+    raise TypeError(f"return_type must be a BaseDoc subclass or DocList[...], got {return_type!r}")
+
+
+class AsyncClient:
+    """Sends requests to a Deployment or Flow from the caller's event loop."""
+
+    def __init__(
+        self,
+        host: str = "0.0.0.0",
+        port: int | None = None,
+        protocol: str = "grpc",
+        tls: bool = False,
+        *,
+        prefetch: int = 1000,
+        metadata: dict[str, str] | None = None,
+        grpc_channel_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.address: Address = parse_address(host, port, protocol, tls)
+        if self.address.protocol != "grpc":
+            raise NotImplementedError(
+                f"protocol {self.address.protocol!r} is not available yet; this client speaks grpc"
+            )
+        self.prefetch = prefetch
+        self._metadata = metadata
+        self._channel_options = grpc_channel_options
+        self._transport: GrpcTransport | None = None
+
+    @property
+    def transport(self) -> GrpcTransport:
+        if self._transport is None:
+            self._transport = GrpcTransport(self.address, self._metadata, self._channel_options)
+        return self._transport
+
+    # -- posting ---------------------------------------------------------------------------
+    async def post(
+        self,
+        on: str,
+        inputs: Any = None,
+        parameters: dict[str, Any] | BaseModel | None = None,
+        *,
+        return_type: Any = None,
+        request_size: int = 100,
+        on_done: Callback | None = None,
+        on_error: Callback | None = None,
+        on_always: Callback | None = None,
+        continue_on_error: bool = False,
+        prefetch: int | None = None,
+        timeout: float | None = None,
+        results_in_order: bool = False,
+        stream: bool = True,
+        return_responses: bool = False,
+        target_executor: str | None = None,
+        max_attempts: int = 1,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 2.0,
+        backoff_multiplier: float = 1.5,
+    ) -> AsyncIterator[Any]:
+        """Yield, per request, its documents (``return_type``) or its :class:`Response`."""
+        responses = self.responses(
+            on,
+            inputs,
+            parameters,
+            return_type=return_type,
+            request_size=request_size,
+            on_done=on_done,
+            on_error=on_error,
+            on_always=on_always,
+            continue_on_error=continue_on_error,
+            prefetch=prefetch,
+            timeout=timeout,
+            results_in_order=results_in_order,
+            stream=stream,
+            target_executor=target_executor,
+            retry=RetryPolicy(max_attempts, initial_backoff, max_backoff, backoff_multiplier),
+        )
+        async for response in responses:
+            yield response if return_responses else response.docs
+
+    async def responses(
+        self,
+        on: str,
+        inputs: Any,
+        parameters: dict[str, Any] | BaseModel | None,
+        *,
+        return_type: Any,
+        request_size: int,
+        on_done: Callback | None,
+        on_error: Callback | None,
+        on_always: Callback | None,
+        continue_on_error: bool,
+        prefetch: int | None,
+        timeout: float | None,
+        results_in_order: bool,
+        stream: bool,
+        target_executor: str | None,
+        retry: RetryPolicy,
+    ) -> AsyncIterator[Response]:
+        """Send the requests; yield each successful (or tolerated) response once."""
+        doclist_type = _doclist_type(return_type)
+        endpoint = on if on.startswith("/") else f"/{on}"
+        use_json = await self.transport.peer_is_devkit()
+        order: dict[str, int] = {}
+
+        async def requests() -> AsyncIterator[jina_pb2.DataRequestProto]:
+            async for docs in batches(inputs, request_size):
+                request = new_request(
+                    endpoint, docs, parameters, target_executor=target_executor, use_json=use_json
+                )
+                order[request.header.request_id] = len(order)
+                yield request
+
+        raw = (
+            self._send_stream(requests, prefetch or self.prefetch, timeout, retry, is_replayable(inputs))
+            if stream
+            else self._send_unary(requests, timeout, retry)
+        )
+        if results_in_order:
+            raw = _in_order(raw, order)
+        async for proto in raw:
+            response = Response(proto, doclist_type)
+            error = exception_from_status(proto)
+            if error is not None:
+                if on_error is not None:
+                    on_error(response)
+                elif not continue_on_error:
+                    if on_always is not None:
+                        on_always(response)
+                    raise error
+                else:
+                    log.warning("%s (continuing: continue_on_error=True)", error.args[0])
+            elif on_done is not None:
+                on_done(response)
+            if on_always is not None:
+                on_always(response)
+            if error is None:
+                yield response
+
+    async def _send_stream(
+        self,
+        requests: Callable[[], AsyncIterator[jina_pb2.DataRequestProto]],
+        prefetch: int,
+        timeout: float | None,
+        retry: RetryPolicy,
+        replayable: bool,
+    ) -> AsyncIterator[jina_pb2.DataRequestProto]:
+        attempt = 0
+        while True:
+            attempt += 1
+            received = 0
+            window = asyncio.Semaphore(prefetch) if prefetch > 0 else None
+
+            async def limited() -> AsyncIterator[jina_pb2.DataRequestProto]:
+                async for request in requests():
+                    if window is not None:
+                        await window.acquire()
+                    yield request
+
+            call = self.transport.stream(limited(), timeout)
+            try:
+                async for response in call:
+                    received += 1
+                    if window is not None:
+                        window.release()
+                    yield response
+                return
+            except grpc.aio.AioRpcError as exc:
+                if received == 0 and replayable and attempt < retry.max_attempts and is_retryable(exc):
+                    await asyncio.sleep(retry.delay(attempt))
+                    continue
+                raise map_rpc_error(exc, self.address) from exc
+            finally:
+                call.cancel()
+
+    async def _send_unary(
+        self,
+        requests: Callable[[], AsyncIterator[jina_pb2.DataRequestProto]],
+        timeout: float | None,
+        retry: RetryPolicy,
+    ) -> AsyncIterator[jina_pb2.DataRequestProto]:
+        async for request in requests():
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    response = await self.transport.single(request, timeout)
+                    break
+                except grpc.aio.AioRpcError as exc:
+                    if attempt < retry.max_attempts and is_retryable(exc):
+                        await asyncio.sleep(retry.delay(attempt))
+                        continue
+                    raise map_rpc_error(exc, self.address) from exc
+            yield response
+
+    async def stream_doc(
+        self, on: str, inputs: BaseDoc, *, return_type: Any = None, timeout: float | None = None
+    ) -> AsyncIterator[Any]:
+        """Call a streaming endpoint with one document; yield each document it produces."""
+        schema = _doclist_type(return_type).doc_type
+        request = jina_pb2.SingleDocumentRequestProto()
+        request.header.request_id = uuid.uuid4().hex
+        request.header.exec_endpoint = on if on.startswith("/") else f"/{on}"
+        request.document.CopyFrom(inputs.to_protobuf())
+        try:
+            async for reply in self.transport.stream_doc(request, timeout):
+                if reply.header.status.code == jina_pb2.StatusProto.ERROR:
+                    proto = jina_pb2.DataRequestProto(header=reply.header)
+                    error = exception_from_status(proto)
+                    assert error is not None
+                    raise error
+                yield schema.from_protobuf(reply.document)
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(exc, self.address) from exc
+
+    # -- readiness -------------------------------------------------------------------------
+    async def is_flow_ready(self, timeout: float = 3.0) -> bool:
+        return await self.transport.is_ready(timeout)
+
+    async def dry_run(self, timeout: float | None = None) -> bool:
+        return await self.transport.dry_run(timeout)
+
+    async def close(self) -> None:
+        if self._transport is not None:
+            await self._transport.close()
+            self._transport = None
+
+
+async def _in_order(
+    responses: AsyncIterator[jina_pb2.DataRequestProto], order: dict[str, int]
+) -> AsyncIterator[jina_pb2.DataRequestProto]:
+    """Re-order responses to the order their requests were sent."""
+    waiting: dict[int, jina_pb2.DataRequestProto] = {}
+    next_index = 0
+    async for response in responses:
+        waiting[order.get(response.header.request_id, next_index)] = response
+        while next_index in waiting:
+            yield waiting.pop(next_index)
+            next_index += 1
+    for index in sorted(waiting):
+        yield waiting[index]
+
+
+class Client:
+    """Synchronous client; ``Client(..., asyncio=True)`` returns an :class:`AsyncClient`."""
+
+    def __new__(cls, *args: Any, asyncio: bool = False, **kwargs: Any) -> Any:
+        if asyncio:
+            return AsyncClient(*args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        host: str = "0.0.0.0",
+        port: int | None = None,
+        protocol: str = "grpc",
+        tls: bool = False,
+        *,
+        asyncio: bool = False,
+        prefetch: int = 1000,
+        metadata: dict[str, str] | None = None,
+        grpc_channel_options: dict[str, Any] | None = None,
+    ) -> None:
+        self._async = AsyncClient(
+            host, port, protocol, tls, prefetch=prefetch, metadata=metadata, grpc_channel_options=grpc_channel_options
+        )
+        self._loop = LoopThread("devkit-client")
+
+    @property
+    def address(self) -> Address:
+        return self._async.address
+
+    def post(self, on: str, inputs: Any = None, parameters: Any = None, **kwargs: Any) -> Any:
+        """Send ``inputs`` to endpoint ``on``; see :meth:`AsyncClient.post` for the options.
+
+        Returns one DocList of all returned documents, the list of responses with
+        ``return_responses=True``, or ``None`` when a callback is given.
+        """
+        return_responses = kwargs.pop("return_responses", False)
+        has_callback = any(kwargs.get(name) is not None for name in ("on_done", "on_error", "on_always"))
+        doclist_type = _doclist_type(kwargs.get("return_type"))
+
+        async def collect() -> Any:
+            results: list[Response] = []
+            async for response in self._async.post(on, inputs, parameters, return_responses=True, **kwargs):
+                results.append(response)
+            if return_responses:
+                return results
+            if has_callback:
+                return None
+            docs = doclist_type()
+            for response in results:
+                docs.extend(response.docs)
+            return docs
+
+        return self._loop.run(collect())
+
+    def stream_doc(self, on: str, inputs: BaseDoc, **kwargs: Any) -> list[Any]:
+        async def collect() -> list[Any]:
+            return [doc async for doc in self._async.stream_doc(on, inputs, **kwargs)]
+
+        return self._loop.run(collect())
+
+    def is_flow_ready(self, timeout: float = 3.0) -> bool:
+        return self._loop.run(self._async.is_flow_ready(timeout))
+
+    def dry_run(self, timeout: float | None = None) -> bool:
+        return self._loop.run(self._async.dry_run(timeout))
+
+    def close(self) -> None:
+        if self._loop._loop is not None:
+            self._loop.run(self._async.close())
+        self._loop.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,172 @@
+"""The Executor base class: a plain Python class whose `@requests` methods become endpoints."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+from devkit.errors import EndpointSignatureError
+from devkit.executor.decorators import DEFAULT_ENDPOINT, binding_of
+from devkit.executor.endpoint import Endpoint, endpoint_from_method
+
+__all__ = ["Executor"]
+
+_DEFAULT_WORKSPACE = pathlib.Path("~/.cache/devkit").expanduser()
+
+
+def _class_bindings(cls: type) -> dict[str, tuple[str, Any]]:
+    """``{method name: (function, binding)}`` for every decorated method, subclasses winning."""
+    found: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if binding_of(value) is not None:
+                found[name] = value
+            elif name in found and callable(value):
+                found.pop(name)  # a subclass overrode a decorated method without decorating it
+    return found
+
+
+class Executor:
+    """Base class of every Executor.
+
+    Subclasses carry ``**kwargs`` through ``__init__`` to ``super().__init__(**kwargs)`` so
+    that the orchestrator can inject ``metas``, ``requests``, ``runtime_args`` and
+    ``workspace``. An Executor is also an ordinary object: its methods can be called
+    directly in a unit test.
+    """
+
+    _registry: ClassVar[dict[str, type[Executor]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Executor._registry[cls.__name__] = cls
+        cls._endpoint_cache = None  # type: ignore[attr-defined]
+
+    def __init__(
+        self,
+        metas: Mapping[str, Any] | None = None,
+        requests: Mapping[str, str] | None = None,
+        runtime_args: Mapping[str, Any] | None = None,
+        workspace: str | None = None,
+        dynamic_batching: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.__init__ got unexpected arguments {sorted(kwargs)}; "
+                "declare them in your __init__ (and pass **kwargs on to super().__init__)"
+            )
+        metas = dict(metas or {})
+        runtime = dict(runtime_args or {})
+        self.metas = SimpleNamespace(
+            name=metas.pop("name", None) or runtime.get("name") or type(self).__name__,
+            description=metas.pop("description", None),
+            py_modules=metas.pop("py_modules", None),
+            workspace=metas.pop("workspace", None),
+        )
+        for key, value in metas.items():
+            setattr(self.metas, key, value)
+        self.runtime_args = SimpleNamespace(
+            name=runtime.get("name", self.metas.name),
+            replicas=runtime.get("replicas", 1),
+            shards=runtime.get("shards", 1),
+            shard_id=runtime.get("shard_id", 0),
+            replica_id=runtime.get("replica_id", 0),
+            workspace=runtime.get("workspace", workspace),
+            py_modules=runtime.get("py_modules"),
+        )
+        self._workspace_root = workspace or self.runtime_args.workspace or self.metas.workspace
+        self.dynamic_batching = dict(dynamic_batching or {})
+        self.requests: dict[str, Endpoint] = self._build_endpoints(requests or {})
+
+    # -- endpoints -------------------------------------------------------------------------
+    @classmethod
+    def _decorated_endpoints(cls) -> dict[str, Endpoint]:
+        cached = cls.__dict__.get("_endpoint_cache")
+        if cached is not None:
+            return dict(cached)
+        table: dict[str, Endpoint] = {}
+        for method_name, fn in _class_bindings(cls).items():
+            binding = binding_of(fn)
+            assert binding is not None
+            endpoint = endpoint_from_method(
+                cls, method_name, fn, binding.request_schema, binding.response_schema
+            )
+            for name in binding.on:
+                table[name] = endpoint
+        cls._endpoint_cache = table  # type: ignore[attr-defined]
+        return dict(table)
+
+    def _build_endpoints(self, overrides: Mapping[str, str]) -> dict[str, Endpoint]:
+        table = self._decorated_endpoints()
+        if not overrides:
+            return table
+        rebound = set(overrides.values())
+        table = {name: ep for name, ep in table.items() if ep.method_name not in rebound}
+        for name, method_name in overrides.items():
+            fn = getattr(type(self), method_name, None)
+            if fn is None or not callable(fn):
+                raise EndpointSignatureError(
+                    f"uses_requests binds {name!r} to {method_name!r}, "
+                    f"which is not a method of {type(self).__name__}"
+                )
+            binding = binding_of(fn)
+            endpoint = endpoint_from_method(
+                type(self),
+                method_name,
+                fn,
+                binding.request_schema if binding else None,
+                binding.response_schema if binding else None,
+            )
+            key = name if name.startswith("/") or name == DEFAULT_ENDPOINT else f"/{name}"
+            table[key] = endpoint
+        return table
+
+    def endpoint_for(self, exec_endpoint: str) -> Endpoint | None:
+        """The method serving ``exec_endpoint``: the exact binding, else the default one."""
+        return self.requests.get(exec_endpoint) or self.requests.get(DEFAULT_ENDPOINT)
+
+    # -- workspace and lifecycle -----------------------------------------------------------
+    @property
+    def workspace(self) -> str:
+        """A directory reserved for this Executor instance (created on first use)."""
+        root = pathlib.Path(self._workspace_root or _DEFAULT_WORKSPACE)
+        path = root / str(self.metas.name)
+        if (self.runtime_args.shards or 1) > 1:
+            path = path / str(self.runtime_args.shard_id)
+        os.makedirs(path, exist_ok=True)
+        return str(path)
+
+    def close(self) -> None:
+        """Called once when the serving runtime stops; override to persist state."""
+
+    @classmethod
+    def load_config(
+        cls,
+        source: str | os.PathLike[str],
+        uses_with: Mapping[str, Any] | None = None,
+        uses_metas: Mapping[str, Any] | None = None,
+        uses_requests: Mapping[str, str] | None = None,
+        runtime_args: Mapping[str, Any] | None = None,
+    ) -> Executor:
+        """Build an Executor from a YAML file (or YAML text) with ``jtype``/``with``/``metas``."""
+        from devkit.spec.executor_yaml import load_executor_yaml
+
+        return load_executor_yaml(
+            source,
+            uses_with=uses_with,
+            uses_metas=uses_metas,
+            uses_requests=uses_requests,
+            runtime_args=runtime_args,
+        )
+
+    @classmethod
+    def serve(cls, **deployment_kwargs: Any) -> None:
+        """Serve this Executor in a Deployment until interrupted (``Deployment(uses=cls, ...)``)."""
+        from devkit.orchestrate.deployment import Deployment
+
+        with Deployment(uses=cls, **deployment_kwargs) as dep:
+            dep.block()

@@ -1,0 +1,100 @@
+"""What Deployment and Flow share: lifecycle, the implicit client, ``block``."""
+
+from __future__ import annotations
+
+import enum
+import threading
+from typing import Any
+
+from devkit.client.client import Client
+from devkit.orchestrate.handles import HandleGroup
+
+__all__ = ["Orchestrator", "State", "ms_to_seconds"]
+
+
+class State(enum.Enum):
+    NEW = "new"
+    STARTED = "started"
+    CLOSED = "closed"
+
+
+def ms_to_seconds(value: float | None) -> float | None:
+    """Jina's millisecond timeouts (``-1`` or ``None``: forever) as seconds (``None``: forever)."""
+    if value is None or value < 0:
+        return None
+    return value / 1000.0
+
+
+class Orchestrator:
+    """Owns started servers; ``with`` starts them and leaves nothing running on exit."""
+
+    kind = "Orchestrator"
+
+    def __init__(self) -> None:
+        self._group = HandleGroup()
+        self._state = State.NEW
+        self._client: Client | None = None
+        self.port: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Any:
+        if self._state is State.STARTED:
+            raise RuntimeError(f"this {self.kind} is already started")
+        if self._state is State.CLOSED:
+            raise RuntimeError(f"this {self.kind} was closed; build a new one to start again")
+        try:
+            self._start()
+        except BaseException:
+            self._group.stop_all()
+            self._state = State.CLOSED
+            raise
+        self._state = State.STARTED
+        return self
+
+    def close(self) -> None:
+        """Stop every server, newest first, letting in-flight requests finish. Idempotent."""
+        if self._state is State.CLOSED:
+            return
+        self._state = State.CLOSED
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._group.stop_all()
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def block(self, stop_event: threading.Event | None = None) -> None:
+        """Serve until ``stop_event`` is set (or Ctrl-C)."""
+        event = stop_event or threading.Event()
+        try:
+            while not event.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+
+    # -- requests --------------------------------------------------------------------------
+    @property
+    def client(self) -> Client:
+        if self._state is not State.STARTED or self.port is None:
+            raise RuntimeError(f"start the {self.kind} first (use `with` or .start())")
+        if self._client is None:
+            self._client = Client(host="127.0.0.1", port=self.port, protocol="grpc")
+        return self._client
+
+    def post(self, on: str, inputs: Any = None, parameters: Any = None, **kwargs: Any) -> Any:
+        """Send a request through the implicit client (same options as ``Client.post``)."""
+        return self.client.post(on, inputs, parameters, **kwargs)
+
+    def stream_doc(self, on: str, inputs: Any, **kwargs: Any) -> Any:
+        return self.client.stream_doc(on, inputs, **kwargs)
+
+    @property
+    def alive_servers(self) -> list[str]:
+        return self._group.alive()

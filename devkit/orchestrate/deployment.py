@@ -1,0 +1,151 @@
+"""Deployment: one Executor served with replicas and shards behind one address."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from devkit.orchestrate.banner import print_banner
+from devkit.orchestrate.base import Orchestrator, ms_to_seconds
+from devkit.serve.gateway.grpc import run_gateway
+from devkit.serve.worker import run_worker
+from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, NodeSpec, Polling
+
+__all__ = ["Deployment", "parse_polling"]
+
+
+def parse_polling(polling: str | Polling | Mapping[str, str | Polling]) -> dict[str, Polling]:
+    """``'ANY'``, ``'ALL'`` or ``{'/endpoint': 'ALL', '*': 'ANY'}`` as a typed mapping."""
+    if isinstance(polling, (str, Polling)):
+        return {"*": Polling.parse(polling)}
+    parsed = {endpoint: Polling.parse(value) for endpoint, value in polling.items()}
+    parsed.setdefault("*", Polling.ANY)
+    return parsed
+
+
+class Deployment(Orchestrator):
+    """Serve one Executor: ``with Deployment(uses=MyExec, replicas=2) as dep: dep.post('/')``.
+
+    With one replica and one shard the Executor's own server listens on ``port``; with
+    more, a gateway listens there and balances (replicas) or fans out (shards).
+    Timeouts are in milliseconds as in jina (``timeout_ready=-1`` waits forever).
+    """
+
+    kind = "Deployment"
+
+    def __init__(
+        self,
+        uses: Any = None,
+        *,
+        name: str = "executor",
+        port: int | None = None,
+        host: str = "0.0.0.0",
+        protocol: str = "grpc",
+        replicas: int = 1,
+        shards: int = 1,
+        polling: str | Mapping[str, str] = "ANY",
+        runtime: str = "thread",
+        uses_with: Mapping[str, Any] | None = None,
+        uses_metas: Mapping[str, Any] | None = None,
+        uses_requests: Mapping[str, str] | None = None,
+        uses_dynamic_batching: Mapping[str, Any] | None = None,
+        py_modules: str | Sequence[str] | None = None,
+        extra_search_paths: Sequence[str] | None = None,
+        workspace: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout_ready: float = 600_000,
+        timeout_send: float | None = None,
+        retries: int = -1,
+        quiet: bool = False,
+    ) -> None:
+        super().__init__()
+        if isinstance(protocol, str) and protocol.lower() != "grpc":
+            raise NotImplementedError(f"protocol {protocol!r} is not available yet; use protocol='grpc'")
+        self.spec = DeploymentSpec(
+            name=name,
+            executor=ExecutorSpec(
+                uses=uses,
+                uses_with=dict(uses_with or {}),
+                uses_metas=dict(uses_metas or {}),
+                uses_requests=dict(uses_requests or {}),
+                uses_dynamic_batching=dict(uses_dynamic_batching or {}),
+                py_modules=py_modules,  # type: ignore[arg-type]
+                extra_search_paths=extra_search_paths,  # type: ignore[arg-type]
+                workspace=workspace,
+                env={key: str(value) for key, value in (env or {}).items()},
+            ),
+            host=host,
+            port=port,
+            protocol=protocol.lower(),
+            replicas=replicas,
+            shards=shards,
+            polling=parse_polling(polling),
+            runtime=runtime,  # type: ignore[arg-type]
+            timeout_ready=ms_to_seconds(timeout_ready),
+            timeout_send=ms_to_seconds(timeout_send),
+            retries=retries,
+            workspace=workspace,
+        )
+        self.quiet = quiet
+
+    @classmethod
+    def from_spec(cls, spec: DeploymentSpec, quiet: bool = False) -> Deployment:
+        deployment = cls.__new__(cls)
+        Orchestrator.__init__(deployment)
+        deployment.spec = spec
+        deployment.quiet = quiet
+        return deployment
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def _start(self) -> None:
+        spec = self.spec
+        workers = spec.worker_specs()
+        if not spec.needs_front:
+            workers = [workers[0].model_copy(update={"host": spec.host, "port": spec.port or 0})]
+        items = [(worker.display_name, run_worker, worker) for worker in workers]
+        ports = self._group.start_batch(spec.runtime, items, spec.timeout_ready)
+        if spec.needs_front:
+            addresses = [f"127.0.0.1:{port}" for port in ports]
+            shards = tuple(
+                tuple(addresses[shard * spec.replicas : (shard + 1) * spec.replicas]) for shard in range(spec.shards)
+            )
+            gateway = GatewaySpec(
+                name=f"{spec.name}/gateway",
+                host=spec.host,
+                port=spec.port or 0,
+                nodes=(
+                    NodeSpec(
+                        name=spec.name,
+                        shards=shards,
+                        polling=spec.polling,
+                        needs=("gateway",),
+                        timeout_send=spec.timeout_send,
+                        retries=spec.retries,
+                    ),
+                ),
+                expose_reflection=True,
+            )
+            (self.port,) = self._group.start_batch(
+                spec.runtime, [(gateway.name, run_gateway, gateway)], spec.timeout_ready
+            )
+        else:
+            self.port = ports[0]
+        if not self.quiet:
+            print_banner(self.kind, spec.protocol, spec.host, self.port)
+
+    # -- YAML ------------------------------------------------------------------------------
+    @classmethod
+    def load_config(cls, source: str | os.PathLike[str], **overrides: Any) -> Deployment:
+        """Build a Deployment from ``jtype: Deployment`` YAML (``with:`` holds the arguments)."""
+        from devkit.spec.deployment_yaml import load_deployment_yaml
+
+        return load_deployment_yaml(source, **overrides)
+
+    def save_config(self, path: str | os.PathLike[str]) -> None:
+        from devkit.spec.deployment_yaml import save_deployment_yaml
+
+        save_deployment_yaml(self.spec, path)

@@ -1,0 +1,120 @@
+"""The process runtime: each server runs in a child process started with ``spawn``.
+
+``spawn`` (not ``fork``) keeps children safe with threads and gRPC in the parent. The
+child reports readiness or its start-up error through a pipe and stops when the parent
+asks, when the parent's end of the pipe closes, or on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import signal
+import threading
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from devkit.errors import RuntimeFailToStart
+from devkit.runtime.base import ServeFn
+
+__all__ = ["ProcessHandle", "start_process"]
+
+_CTX = multiprocessing.get_context("spawn")
+
+
+def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+
+        def watch_parent() -> None:
+            try:
+                conn.recv()  # "stop", or EOFError once the parent is gone
+            except (EOFError, OSError):
+                pass
+            loop.call_soon_threadsafe(stop.set)
+
+        threading.Thread(target=watch_parent, name="devkit-parent-watch", daemon=True).start()
+        await serve(spec, lambda port: conn.send(("ready", port)), stop)
+
+    try:
+        asyncio.run(main())
+    except BaseException as exc:
+        try:
+            conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        except (OSError, ValueError):
+            pass
+        raise SystemExit(1) from None
+
+
+class ProcessHandle:
+    def __init__(self, name: str, serve: ServeFn, spec: Any) -> None:
+        self.name = name
+        self._conn, child_conn = _CTX.Pipe()
+        self._process = _CTX.Process(
+            target=_child_main, args=(serve, spec, child_conn, name), name=f"devkit-{name}", daemon=True
+        )
+        self._child_conn = child_conn
+        self._port: int | None = None
+
+    def start(self) -> ProcessHandle:
+        self._process.start()
+        self._child_conn.close()
+        return self
+
+    def wait_ready(self, timeout: float | None) -> int:
+        if self._port is not None:
+            return self._port
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if self._conn.poll(0.05 if left is None else min(0.05, left)):
+                try:
+                    message = self._conn.recv()
+                except EOFError:
+                    message = ("error", f"process exited with code {self._process.exitcode}", "")
+                if message[0] == "ready":
+                    self._port = int(message[1])
+                    return self._port
+                raise RuntimeFailToStart(f"{self.name} failed to start: {message[1]}\n{message[2]}".rstrip())
+            if not self._process.is_alive() and not self._conn.poll():
+                raise RuntimeFailToStart(
+                    f"{self.name} exited with code {self._process.exitcode} before it was ready"
+                )
+            if left is not None and left <= 0:
+                raise RuntimeFailToStart(
+                    f"{self.name} did not become ready within {timeout:g} s; "
+                    "raise timeout_ready if its Executor needs longer to load"
+                )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._process.pid is None:
+            return
+        if self._process.is_alive():
+            try:
+                self._conn.send("stop")
+            except (OSError, ValueError):
+                pass
+            self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(2.0)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(2.0)
+        self._conn.close()
+
+    def is_alive(self) -> bool:
+        return self._process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+
+def start_process(name: str, serve: ServeFn, spec: Any) -> ProcessHandle:
+    return ProcessHandle(name, serve, spec).start()

@@ -1,0 +1,201 @@
+"""The topology walk: one request through the Executors of a Deployment or Flow.
+
+Each request is walked with asyncio: every Executor gets a task that waits for the
+Executors it needs, so parallel branches run concurrently. Nothing here is shared between
+requests except the connections, so no per-request copy of the topology is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from docarray import DocList
+from docarray.base_doc import AnyDoc
+from google.protobuf import timestamp_pb2
+
+from devkit.executor.decorators import DEFAULT_ENDPOINT
+from devkit.proto import jina_pb2
+from devkit.serve.connection import ExecutorUnavailableError, ReplicaSet
+from devkit.serve.merge import first_error, merge_requests
+from devkit.spec.models import NodeSpec, Polling
+from devkit.wire import error_status, read_docs, write_docs
+
+__all__ = ["GATEWAY_NODE", "GatewayCore", "NodeClient"]
+
+#: The name by which an Executor `needs` the gateway (the start of the Flow).
+GATEWAY_NODE = "gateway"
+
+
+class NoEndpointError(LookupError):
+    """No Executor of the topology serves the requested endpoint."""
+
+
+class NodeClient:
+    """An Executor as the gateway sees it: shards, polling, and the endpoints it serves."""
+
+    def __init__(self, spec: NodeSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.shards = [
+            ReplicaSet(
+                spec.name,
+                addresses,
+                timeout_send=spec.timeout_send,
+                retries=spec.retries,
+                metadata=spec.grpc_metadata,
+                tls=spec.tls,
+            )
+            for addresses in spec.shards
+        ]
+        self._next_shard = itertools.cycle(range(len(self.shards)))
+        self.endpoints: frozenset[str] | None = None  # None: unknown, assume it serves everything
+
+    async def discover(self) -> None:
+        try:
+            found = await self.shards[0].discover_endpoints()
+        except Exception:
+            self.endpoints = None
+            return
+        self.endpoints = frozenset(found.endpoints)
+
+    def serves(self, endpoint: str) -> bool:
+        return self.endpoints is None or endpoint in self.endpoints or DEFAULT_ENDPOINT in self.endpoints
+
+    async def send(self, requests: Sequence[jina_pb2.DataRequestProto], endpoint: str) -> jina_pb2.DataRequestProto:
+        if len(self.shards) == 1 or self.spec.polling_for(endpoint) is Polling.ANY:
+            return await self.shards[next(self._next_shard)].send(requests)
+        responses = await asyncio.gather(*(shard.send(requests) for shard in self.shards))
+        return first_error(responses) or merge_requests(responses)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(shard.close() for shard in self.shards))
+
+
+def _now() -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+def _with_docs(request: jina_pb2.DataRequestProto, docs: DocList[Any]) -> jina_pb2.DataRequestProto:
+    copy = jina_pb2.DataRequestProto()
+    copy.header.CopyFrom(request.header)
+    copy.parameters.CopyFrom(request.parameters)
+    write_docs(copy, docs)
+    return copy
+
+
+class GatewayCore:
+    """Walks requests through a DAG of :class:`NodeClient` s."""
+
+    def __init__(self, nodes: Sequence[NodeSpec]) -> None:
+        self.nodes = {spec.name: NodeClient(spec) for spec in nodes}
+        self.order = [spec.name for spec in nodes]  # specs arrive topologically sorted
+        needed = {need for spec in nodes if not spec.floating for need in spec.needs}
+        self.outputs = [spec.name for spec in nodes if not spec.floating and spec.name not in needed]
+        self._floating: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        await asyncio.gather(*(node.discover() for node in self.nodes.values()))
+
+    def endpoints(self) -> list[str]:
+        found: set[str] = set()
+        for node in self.nodes.values():
+            found.update(node.endpoints or ())
+        return sorted(found)
+
+    async def process(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
+        """Answer one request; never raises (errors come back as the response's status)."""
+        endpoint = request.header.exec_endpoint or "/"
+        del request.routes[:]
+        request.routes.add(executor=GATEWAY_NODE, start_time=_now())
+        if self.nodes and not any(node.serves(endpoint) for node in self.nodes.values()):
+            error_status(
+                NoEndpointError(
+                    f"no Executor serves endpoint {endpoint!r}; served endpoints: {', '.join(self.endpoints())}"
+                ),
+                GATEWAY_NODE,
+                request.header.status,
+            )
+            return request
+        target = request.header.target_executor
+        pattern = re.compile(target) if target else None
+        routes: dict[str, jina_pb2.RouteProto] = {}
+        tasks: dict[str, asyncio.Task[jina_pb2.DataRequestProto]] = {}
+        start: asyncio.Future[jina_pb2.DataRequestProto] = asyncio.get_running_loop().create_future()
+        start.set_result(request)
+        for name in self.order:
+            node = self.nodes[name]
+            upstream = [start if need == GATEWAY_NODE else tasks[need] for need in node.spec.needs] or [start]
+            task = asyncio.create_task(self._run_node(node, upstream, endpoint, pattern, routes))
+            tasks[name] = task
+            if node.spec.floating:
+                self._floating.add(task)
+                task.add_done_callback(self._floating.discard)
+        outputs = [await tasks[name] for name in self.outputs] if self.outputs else [request]
+        response = first_error(outputs) or merge_requests(outputs)
+        gateway_route = jina_pb2.RouteProto()
+        gateway_route.CopyFrom(request.routes[0])
+        gateway_route.end_time.CopyFrom(_now())
+        del response.routes[:]
+        response.routes.append(gateway_route)
+        response.routes.extend(routes[name] for name in self.order if name in routes)
+        return response
+
+    async def _run_node(
+        self,
+        node: NodeClient,
+        upstream: Sequence[asyncio.Future[jina_pb2.DataRequestProto]],
+        endpoint: str,
+        target: re.Pattern[str] | None,
+        routes: dict[str, jina_pb2.RouteProto],
+    ) -> jina_pb2.DataRequestProto:
+        inputs = [await future for future in upstream]
+        failed = first_error(inputs)
+        if failed is not None:
+            return failed
+        if (target is not None and not target.fullmatch(node.name)) or not node.serves(endpoint):
+            return merge_requests(inputs)
+        requests = list(inputs) if node.spec.no_reduce else [merge_requests(inputs)]
+        if node.spec.when:
+            filtered = [self._filtered(request, node.spec.when) for request in requests]
+            requests = [request for request, _ in filtered]
+            if not any(count for _, count in filtered):
+                return requests[0]  # every document filtered out: the Executor gets nothing
+        route = jina_pb2.RouteProto(executor=node.name, start_time=_now())
+        try:
+            response = await node.send(requests, endpoint)
+        except ExecutorUnavailableError as exc:
+            response = jina_pb2.DataRequestProto()
+            response.CopyFrom(requests[0])
+            error_status(exc, node.name, response.header.status)
+        except Exception as exc:  # a bug in devkit must still answer the request
+            response = jina_pb2.DataRequestProto()
+            response.CopyFrom(requests[0])
+            error_status(exc, node.name, response.header.status)
+        route.end_time.CopyFrom(_now())
+        route.status.CopyFrom(response.header.status)
+        routes[node.name] = route
+        return response
+
+    @staticmethod
+    def _filtered(
+        request: jina_pb2.DataRequestProto, when: dict[str, Any]
+    ) -> tuple[jina_pb2.DataRequestProto, int]:
+        from docarray.utils.filter import filter_docs
+
+        kept = filter_docs(read_docs(request, DocList[AnyDoc]), when)
+        return _with_docs(request, DocList[AnyDoc](kept)), len(kept)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for floating Executors to finish what they were sent."""
+        if self._floating:
+            await asyncio.wait(list(self._floating), timeout=timeout)
+
+    async def close(self) -> None:
+        await self.drain()
+        await asyncio.gather(*(node.close() for node in self.nodes.values()))

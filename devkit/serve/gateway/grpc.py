@@ -1,0 +1,122 @@
+"""The gateway's gRPC front-end: the jina RPCs, answered by a :class:`GatewayCore`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+from google.protobuf import empty_pb2
+
+from devkit.proto import jina_pb2, jina_pb2_grpc
+from devkit.serve.gateway.core import GatewayCore
+from devkit.serve.info import info_proto
+from devkit.serve.server import start_grpc_server
+from devkit.serve.streaming import answer_stream
+from devkit.spec.models import GatewaySpec
+
+__all__ = ["GatewayServicer", "run_gateway"]
+
+
+class GatewayServicer:
+    def __init__(self, core: GatewayCore, prefetch: int = 0) -> None:
+        self.core = core
+        self._limit = asyncio.Semaphore(prefetch) if prefetch > 0 else None
+
+    def register(self, server: grpc.aio.Server) -> list[str]:
+        jina_pb2_grpc.add_JinaRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaDataRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaSingleDocumentRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        return [service.full_name for service in jina_pb2.DESCRIPTOR.services_by_name.values()]
+
+    async def _process(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
+        if self._limit is None:
+            return await self.core.process(request)
+        async with self._limit:
+            return await self.core.process(request)
+
+    async def Call(  # noqa: N802 - the RPC's name on the wire
+        self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[jina_pb2.DataRequestProto]:
+        async for response in answer_stream(request_iterator, self._process):
+            yield response
+
+    async def process_single_data(
+        self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.DataRequestProto:
+        return await self._process(request)
+
+    async def process_data(
+        self, request: jina_pb2.DataRequestListProto, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.DataRequestProto:
+        if len(request.requests) != 1:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the gateway takes exactly one request per call")
+        return await self._process(request.requests[0])
+
+    async def stream_doc(
+        self, request: jina_pb2.SingleDocumentRequestProto, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[jina_pb2.SingleDocumentRequestProto]:
+        if len(self.core.nodes) != 1:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, "streaming endpoints need a Flow with exactly one Executor"
+            )
+        node = next(iter(self.core.nodes.values()))
+        channel = node.shards[0]._replicas[0].channel
+        call = channel.unary_stream(
+            "/jina.JinaSingleDocumentRequestRPC/stream_doc",
+            request_serializer=jina_pb2.SingleDocumentRequestProto.SerializeToString,
+            response_deserializer=jina_pb2.SingleDocumentRequestProto.FromString,
+        )
+        async for reply in call(request):
+            yield reply
+
+    async def endpoint_discovery(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.EndpointsProto:
+        return jina_pb2.EndpointsProto(endpoints=self.core.endpoints())
+
+    async def _status(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> jina_pb2.JinaInfoProto:
+        return info_proto()
+
+    async def dry_run(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> jina_pb2.StatusProto:
+        """SUCCESS when every Executor answers a health check."""
+        from devkit.wire import error_status
+
+        try:
+            for node in self.core.nodes.values():
+                for shard in node.shards:
+                    for replica in shard._replicas:
+                        await asyncio.wait_for(replica.channel.channel_ready(), timeout=5.0)
+        except Exception as exc:
+            return error_status(ConnectionError(f"an Executor is unreachable: {exc!r}"), "gateway")
+        return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
+
+
+async def run_gateway(spec: GatewaySpec, on_ready: Callable[[int], None], stop: asyncio.Event) -> None:
+    """Serve ``spec`` until ``stop`` is set; drain in-flight and floating work, then close."""
+    core = GatewayCore(spec.nodes)
+    try:
+        await core.start()
+        servicer = GatewayServicer(core, spec.prefetch)
+        server = await start_grpc_server(
+            servicer.register,
+            host=spec.host,
+            port=spec.port,
+            what=f"gateway {spec.name!r}",
+            reflection_enabled=spec.expose_reflection,
+        )
+    except BaseException:
+        await core.close()
+        raise
+    try:
+        on_ready(server.port)
+        await stop.wait()
+    finally:
+        await server.stop(grace=5.0)
+        with contextlib.suppress(Exception):
+            await core.close()

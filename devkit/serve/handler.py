@@ -1,0 +1,196 @@
+"""Running one DataRequest through one Executor endpoint.
+
+This is the only place that calls user code. It decodes documents with the endpoint's
+schema, calls the method with the arguments its signature asks for, and writes the result
+back into the same protobuf, which becomes the response. Exceptions become an error
+status naming the Executor; they never escape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pydantic
+from docarray import BaseDoc, DocList
+from google.protobuf import struct_pb2
+
+from devkit.executor.base import Executor
+from devkit.executor.endpoint import Endpoint
+from devkit.proto import jina_pb2
+from devkit.wire import RESULTS_KEY, carries_json, error_status, parameters_of, read_docs, write_docs
+
+__all__ = ["ExecutorHandler"]
+
+
+class InvalidDocumentsError(ValueError):
+    """Documents that do not validate against the endpoint's request schema."""
+
+
+class ExecutorHandler:
+    """Serves DataRequests with one Executor instance.
+
+    Sync endpoint methods run on a single private thread so they never block the event
+    loop and never run concurrently with each other (Executors are rarely thread-safe);
+    async methods run on the loop.
+    """
+
+    def __init__(self, executor: Executor, display_name: str) -> None:
+        self.executor = executor
+        self.name = str(executor.metas.name)
+        self.display_name = display_name
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"devkit-{self.name}")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.executor.close()
+
+    # -- requests --------------------------------------------------------------------------
+    async def handle(self, requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.DataRequestProto:
+        """Answer ``requests[0]`` (the others are merge inputs: ``docs_matrix``/``docs_map``)."""
+        response = requests[0]
+        endpoint_name = response.header.exec_endpoint or "/"
+        endpoint = self.executor.endpoint_for(endpoint_name)
+        if endpoint is None:
+            return response  # no binding: the request passes through unchanged
+        try:
+            await self._run(endpoint, endpoint_name, requests, response)
+        except Exception as exc:
+            error_status(exc, self.name, response.header.status)
+        return response
+
+    async def _run(
+        self,
+        endpoint: Endpoint,
+        endpoint_name: str,
+        requests: Sequence[jina_pb2.DataRequestProto],
+        response: jina_pb2.DataRequestProto,
+    ) -> None:
+        use_json = carries_json(response)
+        docs = self._decode(response, endpoint, endpoint_name)
+        kwargs: dict[str, Any] = {}
+        if endpoint.wants("parameters"):
+            kwargs["parameters"] = self._parameters(response, endpoint)
+        if endpoint.wants("docs_matrix"):
+            kwargs["docs_matrix"] = [self._decode(r, endpoint, endpoint_name) for r in requests]
+        if endpoint.wants("docs_map"):
+            kwargs["docs_map"] = {
+                (r.routes[-1].executor if r.routes else str(i)): self._decode(r, endpoint, endpoint_name)
+                for i, r in enumerate(requests)
+            }
+        if endpoint.wants("tracing_context"):
+            kwargs["tracing_context"] = None
+        if endpoint.wants("exec_endpoint") and "exec_endpoint" in endpoint.accepts:
+            kwargs["exec_endpoint"] = endpoint_name
+
+        if endpoint.single_doc:
+            out_docs, results = await self._call_per_doc(endpoint, docs, kwargs)
+        else:
+            if endpoint.wants("docs"):
+                kwargs["docs"] = docs
+            returned = await self._call(endpoint, kwargs)
+            out_docs, results = self._interpret(endpoint, returned, docs)
+        write_docs(response, out_docs, use_json=use_json)
+        if results is not None:
+            self._store_results(response, results)
+
+    def _decode(self, request: jina_pb2.DataRequestProto, endpoint: Endpoint, name: str) -> DocList[Any]:
+        try:
+            return read_docs(request, endpoint.request_doclist)
+        except (pydantic.ValidationError, ValueError, TypeError) as exc:
+            raise InvalidDocumentsError(
+                f"documents sent to {self.name!r} endpoint {name!r} do not match its request schema "
+                f"{endpoint.request_schema.__name__}: {exc}"
+            ) from exc
+
+    def _parameters(self, request: jina_pb2.DataRequestProto, endpoint: Endpoint) -> Any:
+        raw = parameters_of(request)
+        raw.pop(RESULTS_KEY, None)
+        prefix = f"{self.name}__"
+        mine = {key[len(prefix) :]: value for key, value in raw.items() if key.startswith(prefix)}
+        params = {key: value for key, value in raw.items() if "__" not in key.strip("_")}
+        params.update(mine)
+        if endpoint.parameters_model is not None:
+            return endpoint.parameters_model(**params)
+        return params
+
+    async def _call(self, endpoint: Endpoint, kwargs: dict[str, Any]) -> Any:
+        if endpoint.is_async:
+            return await endpoint.fn(self.executor, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: endpoint.fn(self.executor, **kwargs))
+
+    async def _call_per_doc(
+        self, endpoint: Endpoint, docs: DocList[Any], kwargs: dict[str, Any]
+    ) -> tuple[DocList[Any], dict[str, Any] | None]:
+        if endpoint.is_generator:
+            raise TypeError(
+                f"endpoint {endpoint.method_name!r} of {self.name!r} streams documents; "
+                "call it with Client.stream_doc, not post"
+            )
+        if endpoint.is_async:
+            returned = await asyncio.gather(*(endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs))
+        else:
+            loop = asyncio.get_running_loop()
+            returned = await loop.run_in_executor(
+                self._pool, lambda: [endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs]
+            )
+        out: list[BaseDoc] = []
+        results: dict[str, Any] | None = None
+        for doc, value in zip(docs, returned, strict=True):
+            if isinstance(value, BaseDoc):
+                out.append(value)
+            elif value is None or isinstance(value, dict):
+                out.append(doc)
+                if isinstance(value, dict):
+                    results = {**(results or {}), **value}
+            else:
+                raise TypeError(
+                    f"{endpoint.method_name!r} returned {type(value).__name__}; "
+                    "a single-document endpoint returns a document, a dict or None"
+                )
+        schema = type(out[0]) if out else endpoint.response_schema
+        return DocList[schema](out), results  # type: ignore[valid-type]
+
+    def _interpret(
+        self, endpoint: Endpoint, returned: Any, docs: DocList[Any]
+    ) -> tuple[DocList[Any], dict[str, Any] | None]:
+        if returned is None:
+            return docs, None
+        if isinstance(returned, DocList):
+            return returned, None
+        if isinstance(returned, dict):
+            return docs, returned
+        if isinstance(returned, BaseDoc):
+            return DocList[type(returned)]([returned]), None  # type: ignore[misc]
+        raise TypeError(
+            f"{endpoint.method_name!r} returned {type(returned).__name__}; "
+            "an endpoint returns a DocList, a dict (results) or None (documents changed in place)"
+        )
+
+    def _store_results(self, response: jina_pb2.DataRequestProto, results: dict[str, Any]) -> None:
+        struct = struct_pb2.Struct()
+        struct.update({self.display_name: results})
+        response.parameters.get_or_create_struct(RESULTS_KEY).update(struct)
+
+    # -- streaming -------------------------------------------------------------------------
+    async def stream(self, endpoint_name: str, doc_request: Any) -> AsyncIterator[BaseDoc]:
+        """Yield the documents a streaming endpoint produces for one input document."""
+        endpoint = self.executor.endpoint_for(endpoint_name)
+        if endpoint is None or not endpoint.is_generator:
+            raise LookupError(f"{self.name!r} has no streaming endpoint {endpoint_name!r}")
+        doc = endpoint.request_schema.from_protobuf(doc_request)
+        if endpoint.is_async:
+            agen = endpoint.fn(self.executor, doc=doc)
+            try:
+                async for item in agen:
+                    yield item
+            finally:
+                with contextlib.suppress(Exception):
+                    await agen.aclose()
+        else:
+            for item in endpoint.fn(self.executor, doc=doc):
+                yield item

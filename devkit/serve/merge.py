@@ -1,0 +1,49 @@
+"""Combining the responses of parallel branches or shards into one request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from docarray import DocList
+from docarray.base_doc import AnyDoc
+from docarray.utils.reduce import reduce_all
+from google.protobuf import struct_pb2
+
+from devkit.proto import jina_pb2
+from devkit.wire import RESULTS_KEY, read_docs, write_docs
+
+__all__ = ["first_error", "merge_requests"]
+
+
+def first_error(requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.DataRequestProto | None:
+    for request in requests:
+        if request.header.status.code == jina_pb2.StatusProto.ERROR:
+            return request
+    return None
+
+
+def merge_requests(requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.DataRequestProto:
+    """One request whose documents are the inputs' documents reduced by id.
+
+    Documents keep the order in which they first appear (the first input's order, then
+    new ids from later inputs); a document present in several inputs is updated field by
+    field with the later inputs' values (docarray's ``reduce``). ``__results__`` of all
+    inputs are kept.
+    """
+    if len(requests) == 1:
+        return requests[0]
+    merged = jina_pb2.DataRequestProto()
+    merged.header.CopyFrom(requests[0].header)
+    merged.parameters.CopyFrom(requests[0].parameters)
+    doclists: list[DocList[Any]] = [read_docs(request, DocList[AnyDoc]) for request in requests]
+    non_empty = [docs for docs in doclists if len(docs)]
+    reduced = reduce_all(non_empty) if len(non_empty) > 1 else (non_empty[0] if non_empty else DocList[AnyDoc]())
+    write_docs(merged, reduced)
+    results = struct_pb2.Struct()
+    for request in requests:
+        if request.HasField("parameters") and RESULTS_KEY in request.parameters.fields:
+            results.update(request.parameters[RESULTS_KEY])
+    if results.fields:
+        merged.parameters[RESULTS_KEY] = results
+    return merged

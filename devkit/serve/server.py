@@ -1,0 +1,73 @@
+"""Starting a grpc.aio server with the options every devkit server shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from devkit.errors import PortInUseError
+
+__all__ = ["CHANNEL_OPTIONS", "GrpcServer", "start_grpc_server"]
+
+#: Unlimited message sizes (documents can be large); never reach loopback through an HTTP
+#: proxy from the environment (a known cause of hanging readiness checks in the original).
+CHANNEL_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.enable_http_proxy", 0),
+]
+
+#: Without this grpc sets SO_REUSEPORT and two servers could silently share one port.
+_SERVER_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
+
+
+class GrpcServer:
+    """A started server, its bound port and its health servicer."""
+
+    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer) -> None:
+        self.server = server
+        self.port = port
+        self.health = health_servicer
+
+    async def stop(self, grace: float | None = 5.0) -> None:
+        """Stop accepting calls, let in-flight ones finish for up to ``grace`` seconds."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def start_grpc_server(
+    register: Callable[[grpc.aio.Server], Iterable[str]],
+    *,
+    host: str,
+    port: int,
+    what: str,
+    reflection_enabled: bool = False,
+) -> GrpcServer:
+    """Create, bind and start a server; ``register`` adds servicers and returns their names.
+
+    ``port=0`` binds a free port chosen by the OS; the bound port is returned. ``what``
+    names the server in the error raised when the port is taken.
+    """
+    server = grpc.aio.server(options=_SERVER_OPTIONS)
+    service_names = list(register(server))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if reflection_enabled:
+        reflection.enable_server_reflection(
+            [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            server,
+        )
+    address = f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise PortInUseError(f"{what} cannot listen on {address}: the port is already in use") from exc
+    if bound == 0:
+        raise PortInUseError(f"{what} cannot listen on {address}: the port is already in use")
+    await server.start()
+    for name in ["", *service_names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return GrpcServer(server, bound, health_servicer)

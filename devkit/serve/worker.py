@@ -1,0 +1,147 @@
+"""The gRPC servicer that hosts one Executor, and the coroutine that serves it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+
+from devkit.executor.base import Executor
+from devkit.proto import jina_pb2, jina_pb2_grpc
+from devkit.serve.handler import ExecutorHandler
+from devkit.serve.info import info_proto
+from devkit.serve.server import start_grpc_server
+from devkit.serve.streaming import answer_stream
+from devkit.spec.executor_yaml import build_executor
+from devkit.spec.models import WorkerSpec
+
+__all__ = ["WorkerServicer", "endpoint_schemas", "run_worker"]
+
+
+def endpoint_schemas(executor: Executor) -> dict[str, Any]:
+    """Per-endpoint schemas in the shape jina's endpoint discovery uses."""
+    schemas: dict[str, Any] = {}
+    for name, endpoint in executor.requests.items():
+        schemas[name] = {
+            "input": {"name": endpoint.request_schema.__name__, "model": endpoint.request_schema.schema()},
+            "output": {"name": endpoint.response_schema.__name__, "model": endpoint.response_schema.schema()},
+            "is_generator": endpoint.is_generator,
+            "is_singleton_doc": endpoint.single_doc,
+            "parameters": {
+                "name": endpoint.parameters_model.__name__ if endpoint.parameters_model else None,
+                "model": endpoint.parameters_model.model_json_schema() if endpoint.parameters_model else None,
+            },
+        }
+    return schemas
+
+
+class WorkerServicer:
+    """Implements every jina RPC a worker answers, on top of an :class:`ExecutorHandler`."""
+
+    def __init__(self, handler: ExecutorHandler) -> None:
+        self.handler = handler
+        self._endpoints = self._build_endpoints_proto()
+
+    def _build_endpoints_proto(self) -> jina_pb2.EndpointsProto:
+        proto = jina_pb2.EndpointsProto()
+        proto.endpoints.extend(self.handler.executor.requests)
+        struct = struct_pb2.Struct()
+        json_format.ParseDict(endpoint_schemas(self.handler.executor), struct)
+        proto.schemas.CopyFrom(struct)
+        return proto
+
+    def register(self, server: grpc.aio.Server) -> list[str]:
+        jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaDataRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaSingleDocumentRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        return [
+            service.full_name
+            for service in jina_pb2.DESCRIPTOR.services_by_name.values()
+        ]
+
+    async def process_single_data(
+        self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.DataRequestProto:
+        return await self.handler.handle((request,))
+
+    async def process_data(
+        self, request: jina_pb2.DataRequestListProto, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.DataRequestProto:
+        if not request.requests:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "process_data needs at least one request")
+        return await self.handler.handle(list(request.requests))
+
+    async def Call(  # noqa: N802 - the RPC's name on the wire
+        self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[jina_pb2.DataRequestProto]:
+        async for response in answer_stream(request_iterator, lambda request: self.handler.handle((request,))):
+            yield response
+
+    async def stream_doc(
+        self, request: jina_pb2.SingleDocumentRequestProto, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[jina_pb2.SingleDocumentRequestProto]:
+        endpoint = request.header.exec_endpoint or "/"
+        try:
+            async for doc in self.handler.stream(endpoint, request.document):
+                reply = jina_pb2.SingleDocumentRequestProto()
+                reply.header.CopyFrom(request.header)
+                reply.document.CopyFrom(doc.to_protobuf())
+                yield reply
+        except LookupError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except Exception as exc:  # the error travels in-band, as for data requests
+            from devkit.wire import error_status
+
+            reply = jina_pb2.SingleDocumentRequestProto()
+            reply.header.CopyFrom(request.header)
+            error_status(exc, self.handler.name, reply.header.status)
+            yield reply
+
+    async def endpoint_discovery(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.EndpointsProto:
+        return self._endpoints
+
+    async def _status(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> jina_pb2.JinaInfoProto:
+        return info_proto()
+
+    async def dry_run(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> jina_pb2.StatusProto:
+        return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
+
+
+async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: asyncio.Event) -> None:
+    """Build the Executor, serve it until ``stop`` is set, then drain and close it."""
+    os.environ.update(spec.executor.env)
+    runtime_args = {
+        "name": spec.name,
+        "replicas": spec.replicas,
+        "shards": spec.shards,
+        "shard_id": spec.shard_id,
+        "replica_id": spec.replica_id,
+        "workspace": spec.workspace or spec.executor.workspace,
+        "py_modules": list(spec.executor.py_modules),
+    }
+    executor = build_executor(spec.executor, runtime_args)
+    handler = ExecutorHandler(executor, spec.display_name)
+    servicer = WorkerServicer(handler)
+    try:
+        server = await start_grpc_server(
+            servicer.register, host=spec.host, port=spec.port, what=f"Executor {spec.display_name!r}"
+        )
+    except BaseException:
+        handler.close()
+        raise
+    try:
+        on_ready(server.port)
+        await stop.wait()
+    finally:
+        await server.stop(grace=5.0)
+        handler.close()

@@ -1,0 +1,85 @@
+"""``jtype: Deployment`` YAML: loading into a Deployment and saving one back."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import pathlib
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from devkit.errors import ConfigError
+from devkit.spec.models import DeploymentSpec, ExecutorSpec
+from devkit.spec.yamlio import read_yaml
+
+if TYPE_CHECKING:
+    from devkit.orchestrate.deployment import Deployment
+
+__all__ = ["executor_spec_to_yaml", "load_deployment_yaml", "save_deployment_yaml", "uses_to_str"]
+
+
+def _deployment_arguments() -> set[str]:
+    from devkit.orchestrate.deployment import Deployment
+
+    return {name for name in inspect.signature(Deployment.__init__).parameters if name != "self"}
+
+
+def resolve_relative(value: Any, base: pathlib.Path) -> Any:
+    """A relative ``.yml``/``.py`` path in a YAML file is relative to that file."""
+    if isinstance(value, str) and value.endswith((".yml", ".yaml", ".py")) and not os.path.isabs(value):
+        candidate = base / value
+        if candidate.exists():
+            return str(candidate)
+    return value
+
+
+def load_deployment_yaml(source: str | os.PathLike[str], **overrides: Any) -> Deployment:
+    from devkit.orchestrate.deployment import Deployment
+
+    doc = read_yaml(source)
+    doc.reject_unknown(("jtype", "with"), "Deployment YAML")
+    if doc.data.get("jtype") != "Deployment":
+        raise ConfigError(f"{doc.where('jtype')}: expected 'jtype: Deployment', got {doc.data.get('jtype')!r}")
+    arguments = dict(doc.data.get("with") or {})
+    allowed = _deployment_arguments()
+    unknown = sorted(set(arguments) - allowed)
+    if unknown:
+        raise ConfigError(f"{doc.where('with')}: unknown Deployment argument(s) {unknown}; allowed: {sorted(allowed)}")
+    arguments["uses"] = resolve_relative(arguments.get("uses"), doc.base_dir)
+    modules = arguments.get("py_modules") or []
+    arguments["py_modules"] = [resolve_relative(m, doc.base_dir) for m in ([modules] if isinstance(modules, str) else modules)]
+    arguments["extra_search_paths"] = [*arguments.get("extra_search_paths", []), str(doc.base_dir)]
+    arguments.update(overrides)
+    return Deployment(**arguments)
+
+
+def uses_to_str(uses: Any) -> Any:
+    if isinstance(uses, type):
+        return f"{uses.__module__}.{uses.__qualname__}"
+    return uses
+
+
+def executor_spec_to_yaml(spec: ExecutorSpec) -> dict[str, Any]:
+    data: dict[str, Any] = {"uses": uses_to_str(spec.uses)}
+    for key in ("uses_with", "uses_metas", "uses_requests", "uses_dynamic_batching", "env"):
+        value = getattr(spec, key)
+        if value:
+            data[key] = dict(value)
+    if spec.py_modules:
+        data["py_modules"] = list(spec.py_modules)
+    if spec.workspace:
+        data["workspace"] = spec.workspace
+    return data
+
+
+def save_deployment_yaml(spec: DeploymentSpec, path: str | os.PathLike[str]) -> None:
+    arguments: dict[str, Any] = {"name": spec.name, **executor_spec_to_yaml(spec.executor)}
+    defaults = DeploymentSpec()
+    for key in ("port", "protocol", "replicas", "shards", "runtime", "retries"):
+        value = getattr(spec, key)
+        if value != getattr(defaults, key):
+            arguments[key] = value
+    if spec.polling != defaults.polling:
+        arguments["polling"] = {endpoint: value.value for endpoint, value in spec.polling.items()}
+    pathlib.Path(path).write_text(yaml.safe_dump({"jtype": "Deployment", "with": arguments}, sort_keys=False))

@@ -1,0 +1,94 @@
+"""Turning `uses=` into an Executor class, importing `py_modules` on the way."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import pathlib
+import sys
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+from devkit.errors import ExecutorLoadError
+from devkit.executor.base import Executor
+
+__all__ = ["import_py_modules", "resolve_executor_class"]
+
+
+def _candidates(path: str, search_paths: Iterable[str | os.PathLike[str]]) -> list[pathlib.Path]:
+    given = pathlib.Path(path)
+    if given.is_absolute():
+        return [given]
+    return [pathlib.Path(base) / given for base in [*search_paths, os.getcwd()]]
+
+
+def import_py_modules(modules: Iterable[str], search_paths: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Import each module, given as a file path (``executor.py``) or a dotted name."""
+    search = list(search_paths)
+    for module in modules:
+        if module.endswith(".py") or os.sep in module:
+            for candidate in _candidates(module, search):
+                if candidate.is_file():
+                    _import_file(candidate)
+                    break
+            else:
+                looked = ", ".join(str(c) for c in _candidates(module, search))
+                raise ExecutorLoadError(f"py_modules entry {module!r} not found (looked at {looked})")
+        else:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                raise ExecutorLoadError(f"py_modules entry {module!r} cannot be imported: {exc}") from exc
+
+
+def _import_file(path: pathlib.Path) -> ModuleType:
+    path = path.resolve()
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # let the module import its siblings, as a script would
+    module_name = path.stem if path.stem not in sys.modules else f"devkit_py_module_{abs(hash(path))}"
+    existing = sys.modules.get(path.stem)
+    if existing is not None and getattr(existing, "__file__", None) == str(path):
+        return existing
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ExecutorLoadError(f"py_modules entry {str(path)!r} is not an importable Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise ExecutorLoadError(f"importing py_modules entry {str(path)!r} failed: {exc!r}") from exc
+    return module
+
+
+def resolve_executor_class(uses: Any) -> type[Executor]:
+    """The Executor class named by ``uses`` (a class, ``'pkg.mod.Class'`` or ``'Class'``)."""
+    if uses is None:
+        return Executor
+    if isinstance(uses, type):
+        if not issubclass(uses, Executor):
+            raise ExecutorLoadError(f"uses={uses!r} is not a subclass of devkit.Executor")
+        return uses
+    if not isinstance(uses, str):
+        raise ExecutorLoadError(f"uses must be an Executor class or a string, got {type(uses).__name__}")
+    if uses in Executor._registry:
+        return Executor._registry[uses]
+    if "." in uses:
+        module_name, _, class_name = uses.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ExecutorLoadError(f"uses={uses!r}: module {module_name!r} cannot be imported: {exc}") from exc
+        found = getattr(module, class_name, None)
+        if isinstance(found, type) and issubclass(found, Executor):
+            return found
+        raise ExecutorLoadError(f"uses={uses!r}: module {module_name!r} has no Executor class {class_name!r}")
+    known = ", ".join(sorted(Executor._registry)) or "none"
+    raise ExecutorLoadError(
+        f"uses={uses!r}: no Executor class of that name is imported (known: {known}); "
+        "add the file that defines it to py_modules, or pass 'module.ClassName'"
+    )
