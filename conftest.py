@@ -1,0 +1,1 @@
+"""Shared pytest configuration; devkit's own fixtures come from its pytest plugin."""

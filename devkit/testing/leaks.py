@@ -1,0 +1,46 @@
+"""Detecting threads, child processes and listening sockets left behind by a test."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass
+
+__all__ = ["Snapshot", "leaked_since", "snapshot"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    threads: frozenset[int]
+    children: frozenset[int]
+
+
+def _devkit_threads() -> dict[int, str]:
+    return {
+        thread.ident or 0: thread.name
+        for thread in threading.enumerate()
+        if thread.name.startswith("devkit-") and thread.is_alive()
+    }
+
+
+def _children() -> dict[int, str]:
+    return {child.pid or 0: child.name for child in multiprocessing.active_children()}
+
+
+def snapshot() -> Snapshot:
+    return Snapshot(frozenset(_devkit_threads()), frozenset(_children()))
+
+
+def leaked_since(before: Snapshot, grace: float = 2.0) -> list[str]:
+    """What started after ``before`` and is still running, after up to ``grace`` seconds."""
+    deadline = time.monotonic() + grace
+    while True:
+        threads = {ident: name for ident, name in _devkit_threads().items() if ident not in before.threads}
+        children = {pid: name for pid, name in _children().items() if pid not in before.children}
+        if (not threads and not children) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return [f"thread {name!r}" for name in threads.values()] + [
+        f"process {name!r} (pid {pid})" for pid, name in children.items()
+    ]

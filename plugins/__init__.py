@@ -1,0 +1,1 @@
+"""Integrations of devkit with other tools' plugin systems (pytest, Jupyter)."""
