@@ -104,17 +104,38 @@ def _parameters_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _resolved_hints(fn: Callable[..., Any], signature: inspect.Signature) -> dict[str, Any]:
+    """Type hints of ``fn``, resolving each one on its own.
+
+    ``typing.get_type_hints`` fails as a whole when one string annotation cannot be
+    resolved (a class local to a function, under ``from __future__ import annotations``);
+    resolving hint by hint keeps the document schemas that can be resolved.
+    """
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:
+        pass
+    namespace = dict(getattr(fn, "__globals__", {}))
+    raw = {name: p.annotation for name, p in signature.parameters.items()}
+    raw["return"] = signature.return_annotation
+    hints: dict[str, Any] = {}
+    for name, annotation in raw.items():
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace)  # what get_type_hints does per hint
+            except Exception:
+                annotation = inspect.Parameter.empty
+        hints[name] = annotation
+    return hints
+
+
 def endpoint_from_method(
     owner: type, method_name: str, fn: Callable[..., Any], request_schema: Any = None, response_schema: Any = None
 ) -> Endpoint:
     """Build the :class:`Endpoint` of ``owner.method_name``; raise if it cannot be served."""
     where = f"{owner.__name__}.{method_name}"
     signature = inspect.signature(fn)
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:  # unresolved forward references: fall back to the raw annotations
-        hints = {name: p.annotation for name, p in signature.parameters.items()}
-        hints["return"] = signature.return_annotation
+    hints = _resolved_hints(fn, signature)
 
     params = list(signature.parameters.values())
     if params and params[0].name == "self":
