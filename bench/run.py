@@ -1,0 +1,80 @@
+"""Benchmark devkit against bare grpcio on loopback, both measured in this run.
+
+    python bench/run.py            # full run (about 1-2 minutes)
+    python bench/run.py --quick    # fewer iterations, for a smoke check
+    python bench/run.py --runtime thread --case deployment
+
+Absolute figures depend on the machine and its load; the ratios are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+# Loopback must never go through a proxy from the environment.
+os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+import baseline
+import devkit_cases
+import report
+
+LATENCY_TARGET = 1.5
+DOCS_TARGET = 14_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (about 20 s)")
+    parser.add_argument("--runtime", action="append", choices=["thread", "process"], help="default: both")
+    parser.add_argument(
+        "--case", action="append", help="default: every case (deployment, flow-2 when available)"
+    )
+    parser.add_argument("--requests", type=int, help="sequential 1-document posts (default 1000, quick 200)")
+    parser.add_argument("--docs", type=int, help="documents for throughput (default 20000, quick 5000)")
+    parser.add_argument("--request-size", type=int, default=100)
+    args = parser.parse_args(argv)
+
+    requests = args.requests or (200 if args.quick else 1000)
+    total_docs = args.docs or (5_000 if args.quick else 20_000)
+    size = args.request_size
+    batches = total_docs // size
+    runtimes = args.runtime or ["thread", "process"]
+    chosen = [case for case in devkit_cases.cases() if not args.case or case.name in args.case]
+    small, batch = devkit_cases.payloads(size)
+
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cpu(s); {requests} sequential 1-doc posts; "
+        f"{total_docs} docs in requests of {size}"
+    )
+    began = time.perf_counter()
+    results: dict[str, tuple[baseline.Figures, baseline.Figures]] = {}
+    for case in chosen:
+        for runtime in runtimes:
+            floor = baseline.run(
+                runtime,
+                small,
+                batch,
+                depth=case.baseline_depth,
+                requests=requests,
+                batches=batches,
+                docs_per_batch=size,
+            )
+            mine = devkit_cases.measure(
+                case, runtime, requests=requests, total_docs=total_docs, docs_per_batch=size
+            )
+            title = f"{case.name} runtime={runtime} (floor: {case.baseline_depth} relay(s) + echo)"
+            report.print_case(title, mine, floor)
+            results[f"{case.name}/{runtime}"] = (mine, floor)
+    report.print_targets(results, LATENCY_TARGET, DOCS_TARGET)
+    print(f"\nbench took {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
