@@ -15,6 +15,7 @@ from devkit.errors import (
 )
 from devkit.executor import Executor, requests
 from devkit.orchestrate.deployment import Deployment
+from devkit.orchestrate.flow import Flow
 
 __all__ = [
     "AsyncClient",
@@ -27,6 +28,7 @@ __all__ = [
     "Executor",
     "ExecutorError",
     "ExecutorLoadError",
+    "Flow",
     "PortInUseError",
     "Response",
     "RuntimeFailToStart",

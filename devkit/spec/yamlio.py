@@ -26,6 +26,19 @@ class YamlDocument:
     source: str  # a file path, or "<string>"
     base_dir: pathlib.Path
     key_lines: dict[str, int] = field(default_factory=dict)
+    node: yaml.Node | None = None
+
+    def line_of(self, *path: str | int) -> int | None:
+        """The 1-based line of the value at ``path`` (mapping keys and list indexes)."""
+        node = self.node
+        for step in path:
+            if isinstance(node, yaml.MappingNode):
+                node = next((value for key, value in node.value if key.value == step), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+                node = node.value[step]
+            else:
+                return None
+        return node.start_mark.line + 1 if node is not None else None
 
     def where(self, key: str | None = None) -> str:
         line = self.key_lines.get(key or "")
@@ -64,7 +77,7 @@ def read_yaml(source: str | os.PathLike[str], context: Mapping[str, Any] | None 
         for key_node, _ in node.value:
             lines[str(key_node.value)] = key_node.start_mark.line + 1
     data = substitute(data, context or {}, name)
-    return YamlDocument(data=data, source=name, base_dir=base, key_lines=lines)
+    return YamlDocument(data=data, source=name, base_dir=base, key_lines=lines, node=node)
 
 
 def substitute(value: Any, context: Mapping[str, Any], source: str = "<string>") -> Any:

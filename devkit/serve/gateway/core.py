@@ -15,7 +15,7 @@ from typing import Any
 
 from docarray import DocList
 from docarray.base_doc import AnyDoc
-from google.protobuf import timestamp_pb2
+from google.protobuf import json_format, timestamp_pb2
 
 from devkit.executor.decorators import DEFAULT_ENDPOINT
 from devkit.proto import jina_pb2
@@ -32,6 +32,47 @@ GATEWAY_NODE = "gateway"
 
 class NoEndpointError(LookupError):
     """No Executor of the topology serves the requested endpoint."""
+
+
+class SchemaMismatchError(TypeError):
+    """An Executor's request schema does not match what the Executor before it returns."""
+
+
+_UNTYPED = ("AnyDoc", "LegacyDocument")
+
+
+def _model_without_titles(model: Any) -> Any:
+    if isinstance(model, dict):
+        return {k: _model_without_titles(v) for k, v in model.items() if k not in ("title", "description", "example", "examples")}
+    if isinstance(model, list):
+        return [_model_without_titles(v) for v in model]
+    return model
+
+
+def schema_mismatches(nodes: dict[str, NodeClient]) -> list[str]:
+    """Edges where the upstream response schema differs from the downstream request schema.
+
+    Checked per endpoint both Executors serve; untyped endpoints (AnyDoc) fit anything.
+    """
+    problems: list[str] = []
+    for node in nodes.values():
+        for need in node.spec.needs:
+            upstream = nodes.get(need)
+            if upstream is None or not upstream.schemas or not node.schemas:
+                continue
+            for endpoint in sorted(set(upstream.schemas) | set(node.schemas)):
+                out, into = upstream.schema_for(endpoint), node.schema_for(endpoint)
+                if not out or not into:
+                    continue
+                out_name, in_name = out["output"]["name"], into["input"]["name"]
+                if out_name in _UNTYPED or in_name in _UNTYPED:
+                    continue
+                if _model_without_titles(out["output"]["model"]) != _model_without_titles(into["input"]["model"]):
+                    problems.append(
+                        f"on endpoint {endpoint!r}, {upstream.name!r} returns {out_name} "
+                        f"but {node.name!r} expects {in_name}"
+                    )
+    return problems
 
 
 class NodeClient:
@@ -53,6 +94,7 @@ class NodeClient:
         ]
         self._next_shard = itertools.cycle(range(len(self.shards)))
         self.endpoints: frozenset[str] | None = None  # None: unknown, assume it serves everything
+        self.schemas: dict[str, Any] = {}
 
     async def discover(self) -> None:
         try:
@@ -61,6 +103,10 @@ class NodeClient:
             self.endpoints = None
             return
         self.endpoints = frozenset(found.endpoints)
+        self.schemas = json_format.MessageToDict(found.schemas) if found.HasField("schemas") else {}
+
+    def schema_for(self, endpoint: str) -> dict[str, Any] | None:
+        return self.schemas.get(endpoint) or self.schemas.get(DEFAULT_ENDPOINT)
 
     def serves(self, endpoint: str) -> bool:
         return self.endpoints is None or endpoint in self.endpoints or DEFAULT_ENDPOINT in self.endpoints
@@ -100,7 +146,11 @@ class GatewayCore:
         self._floating: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
+        """Learn each Executor's endpoints and refuse to start on mismatched schemas."""
         await asyncio.gather(*(node.discover() for node in self.nodes.values()))
+        problems = schema_mismatches(self.nodes)
+        if problems:
+            raise SchemaMismatchError("the Flow's Executors do not fit together: " + "; ".join(problems))
 
     def endpoints(self) -> list[str]:
         found: set[str] = set()
@@ -108,12 +158,18 @@ class GatewayCore:
             found.update(node.endpoints or ())
         return sorted(found)
 
+    def _anyone_serves(self, endpoint: str) -> bool:
+        """False only when some Executor declares endpoints and none of them serves this one;
+        a Flow of pass-through Executors (no endpoints at all) forwards every request."""
+        declared = [node for node in self.nodes.values() if node.endpoints is None or node.endpoints]
+        return not declared or any(node.serves(endpoint) for node in declared)
+
     async def process(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
         """Answer one request; never raises (errors come back as the response's status)."""
         endpoint = request.header.exec_endpoint or "/"
         del request.routes[:]
         request.routes.add(executor=GATEWAY_NODE, start_time=_now())
-        if self.nodes and not any(node.serves(endpoint) for node in self.nodes.values()):
+        if not self._anyone_serves(endpoint):
             error_status(
                 NoEndpointError(
                     f"no Executor serves endpoint {endpoint!r}; served endpoints: {', '.join(self.endpoints())}"
@@ -158,14 +214,12 @@ class GatewayCore:
         failed = first_error(inputs)
         if failed is not None:
             return failed
-        if (target is not None and not target.fullmatch(node.name)) or not node.serves(endpoint):
+        if (target is not None and not target.match(node.name)) or not node.serves(endpoint):
             return merge_requests(inputs)
         requests = list(inputs) if node.spec.no_reduce else [merge_requests(inputs)]
         if node.spec.when:
             filtered = [self._filtered(request, node.spec.when) for request in requests]
-            requests = [request for request, _ in filtered]
-            if not any(count for _, count in filtered):
-                return requests[0]  # every document filtered out: the Executor gets nothing
+            requests = [request for request, _ in filtered]  # possibly no documents left: sent anyway
         route = jina_pb2.RouteProto(executor=node.name, start_time=_now())
         try:
             response = await node.send(requests, endpoint)

@@ -1,0 +1,296 @@
+"""Flow: Executors chained into a DAG behind one gateway.
+
+``Flow().add(uses=A).add(uses=B, needs='gateway').needs_all(uses=Join)`` builds a typed
+:class:`~devkit.spec.flow.FlowSpec`; starting it launches every Executor's workers (on the
+thread or process runtime chosen per Executor), then the gateway that walks the DAG.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
+
+from devkit.errors import ConfigError
+from devkit.orchestrate.banner import print_banner
+from devkit.orchestrate.base import Orchestrator, ms_to_seconds
+from devkit.orchestrate.deployment import parse_polling
+from devkit.serve.gateway.grpc import run_gateway
+from devkit.serve.worker import run_worker
+from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec
+from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, NodeSpec
+
+__all__ = ["Flow"]
+
+
+def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _external_addresses(host: str | Sequence[str] | None, port: int | str | Sequence[int | str] | None) -> tuple[str, ...]:
+    """``host='h:p'``, ``host='h', port=p`` or lists of both, as ``("h:p", ...)``."""
+    hosts = list(_as_tuple(host)) if host is not None else []
+    ports = [port] if isinstance(port, (int, str)) else list(port or [])
+    if not hosts:
+        raise ConfigError("an external Executor needs host= (and port=, unless host is 'host:port')")
+    if not ports:
+        if not all(":" in h for h in hosts):
+            raise ConfigError(f"external Executor host={host!r} has no port; pass port= or host='host:port'")
+        return tuple(hosts)
+    if len(ports) == 1 and len(hosts) > 1:
+        ports = ports * len(hosts)
+    if len(hosts) == 1 and len(ports) > 1:
+        hosts = hosts * len(ports)
+    if len(hosts) != len(ports):
+        raise ConfigError(f"external Executor: {len(hosts)} hosts but {len(ports)} ports")
+    return tuple(f"{h.split('://')[-1]}:{p}" for h, p in zip(hosts, ports, strict=True))
+
+
+class Flow(Orchestrator):
+    """A gateway plus Executors connected by ``needs``. Timeouts are in milliseconds, as in jina."""
+
+    kind = "Flow"
+
+    def __init__(
+        self,
+        *,
+        name: str = "Flow",
+        port: int | None = None,
+        host: str = "0.0.0.0",
+        protocol: str = "grpc",
+        runtime: str = "thread",
+        prefetch: int = 0,
+        timeout_ready: float = 600_000,
+        timeout_send: float | None = None,
+        retries: int = -1,
+        env: Mapping[str, str] | None = None,
+        workspace: str | None = None,
+        py_modules: str | Sequence[str] | None = None,
+        extra_search_paths: Sequence[str] | None = None,
+        quiet: bool = False,
+    ) -> None:
+        super().__init__()
+        self._executors: list[FlowExecutorSpec] = []
+        self._gateway = FlowGatewaySpec(host=host, port=port, protocol=protocol.lower(), prefetch=prefetch)
+        self._check_protocol(protocol)
+        self._defaults: dict[str, Any] = {
+            "runtime": runtime,
+            "timeout_ready": timeout_ready,
+            "timeout_send": timeout_send,
+            "retries": retries,
+            "env": dict(env or {}),
+            "workspace": workspace,
+            "py_modules": list(_as_tuple(py_modules)),
+            "extra_search_paths": list(extra_search_paths or []),
+        }
+        self.name = name
+        self.quiet = quiet
+        self._nodes: tuple[NodeSpec, ...] = ()
+
+    @staticmethod
+    def _check_protocol(protocol: str) -> None:
+        if protocol.lower() != "grpc":
+            raise NotImplementedError(f"protocol {protocol!r} is not available yet; use protocol='grpc'")
+
+    # -- building --------------------------------------------------------------------------
+    def add(
+        self,
+        uses: Any = None,
+        *,
+        name: str | None = None,
+        needs: str | Sequence[str] | None = None,
+        replicas: int = 1,
+        shards: int = 1,
+        polling: str | Mapping[str, str] = "ANY",
+        uses_with: Mapping[str, Any] | None = None,
+        uses_metas: Mapping[str, Any] | None = None,
+        uses_requests: Mapping[str, str] | None = None,
+        uses_dynamic_batching: Mapping[str, Any] | None = None,
+        py_modules: str | Sequence[str] | None = None,
+        extra_search_paths: Sequence[str] | None = None,
+        workspace: str | None = None,
+        env: Mapping[str, str] | None = None,
+        when: Mapping[str, Any] | None = None,
+        floating: bool = False,
+        no_reduce: bool = False,
+        host: str | Sequence[str] | None = None,
+        port: int | str | Sequence[int | str] | None = None,
+        external: bool = False,
+        tls: bool = False,
+        grpc_metadata: Mapping[str, str] | None = None,
+        timeout_send: float | None = None,
+        timeout_ready: float | None = None,
+        retries: int | None = None,
+        runtime: str | None = None,
+    ) -> Self:
+        """Add an Executor. Without ``needs`` it follows the previous non-floating Executor."""
+        name = name or f"executor{len(self._executors)}"
+        if needs is None:
+            previous = [e.name for e in self._executors if not e.floating]
+            needs = previous[-1] if previous else GATEWAY
+        need_names = _as_tuple(needs)
+        self._unfloat(need_names)
+        if external or (host is not None and port is None and ":" in str(host)):
+            external = True
+        defaults = self._defaults
+        deployment = DeploymentSpec(
+            name=name,
+            executor=ExecutorSpec(
+                uses=uses,
+                uses_with=dict(uses_with or {}),
+                uses_metas=dict(uses_metas or {}),
+                uses_requests=dict(uses_requests or {}),
+                uses_dynamic_batching=dict(uses_dynamic_batching or {}),
+                py_modules=[*defaults["py_modules"], *_as_tuple(py_modules)],  # type: ignore[arg-type]
+                extra_search_paths=[*defaults["extra_search_paths"], *(extra_search_paths or [])],  # type: ignore[arg-type]
+                workspace=workspace or defaults["workspace"],
+                env={k: str(v) for k, v in {**defaults["env"], **(env or {})}.items()},
+            ),
+            host="127.0.0.1",
+            replicas=replicas,
+            shards=shards,
+            polling=parse_polling(polling),
+            runtime=runtime or defaults["runtime"],
+            timeout_ready=ms_to_seconds(timeout_ready if timeout_ready is not None else defaults["timeout_ready"]),
+            timeout_send=ms_to_seconds(timeout_send if timeout_send is not None else defaults["timeout_send"]),
+            retries=retries if retries is not None else defaults["retries"],
+            workspace=workspace or defaults["workspace"],
+        )
+        self._executors.append(
+            FlowExecutorSpec(
+                deployment=deployment,
+                needs=need_names,
+                when=dict(when) if when else None,
+                floating=floating,
+                no_reduce=no_reduce,
+                external=external,
+                external_addresses=_external_addresses(host, port) if external else (),
+                tls=tls,
+                grpc_metadata=dict(grpc_metadata or {}),
+            )
+        )
+        return self
+
+    def _unfloat(self, needs: tuple[str, ...]) -> None:
+        """A floating Executor that a non-floating one needs stops being floating."""
+        self._executors = [
+            e.model_copy(update={"floating": False}) if e.floating and e.name in needs else e for e in self._executors
+        ]
+
+    def needs_all(self, uses: Any = None, *, name: str | None = None, **kwargs: Any) -> Self:
+        """Add an Executor that needs every Executor nothing else needs yet (the open ends)."""
+        needed = {need for e in self._executors for need in e.needs}
+        open_ends = [e.name for e in self._executors if e.name not in needed and not e.floating]
+        return self.add(uses, name=name or "joiner", needs=open_ends or GATEWAY, **kwargs)
+
+    def config_gateway(
+        self,
+        *,
+        port: int | None = None,
+        host: str | None = None,
+        protocol: str | None = None,
+        prefetch: int | None = None,
+    ) -> Self:
+        if protocol is not None:
+            self._check_protocol(protocol)
+        update = {"port": port, "host": host, "protocol": protocol and protocol.lower(), "prefetch": prefetch}
+        self._gateway = self._gateway.model_copy(update={k: v for k, v in update.items() if v is not None})
+        return self
+
+    @property
+    def spec(self) -> FlowSpec:
+        return FlowSpec(
+            name=self.name,
+            executors=tuple(self._executors),
+            gateway=self._gateway,
+            runtime=self._defaults["runtime"],
+            timeout_ready=ms_to_seconds(self._defaults["timeout_ready"]),
+        )
+
+    @property
+    def executor_names(self) -> list[str]:
+        return [e.name for e in self._executors]
+
+    @property
+    def protocol(self) -> str:
+        return self._gateway.protocol
+
+    # -- running ---------------------------------------------------------------------------
+    def _start(self) -> None:
+        spec = self.spec
+        ordered = spec.ordered()  # validates the topology before anything starts
+        addresses = self._start_workers(ordered)
+        nodes = tuple(
+            NodeSpec(
+                name=e.name,
+                shards=addresses[e.name],
+                polling=e.deployment.polling,
+                needs=e.needs,
+                when=e.when,
+                floating=e.floating,
+                no_reduce=e.no_reduce,
+                timeout_send=e.deployment.timeout_send,
+                retries=e.deployment.retries,
+                tls=e.tls,
+                grpc_metadata=e.grpc_metadata,
+                external=e.external,
+            )
+            for e in ordered
+        )
+        gateway = GatewaySpec(
+            name=f"{self.name}/gateway",
+            host=spec.gateway.host,
+            port=spec.gateway.port or 0,
+            protocol=spec.gateway.protocol,
+            nodes=nodes,
+            prefetch=spec.gateway.prefetch,
+        )
+        (self.port,) = self._group.start_batch(spec.runtime, [(gateway.name, run_gateway, gateway)], spec.timeout_ready)
+        self._nodes = nodes
+        if not self.quiet:
+            print_banner(self.kind, spec.gateway.protocol, spec.gateway.host, self.port)
+
+    def _start_workers(self, ordered: list[FlowExecutorSpec]) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """Start every worker of every local Executor at once; return shard -> replica addresses."""
+        addresses: dict[str, tuple[tuple[str, ...], ...]] = {}
+        by_runtime: dict[str, list[tuple[FlowExecutorSpec, Any]]] = {}
+        for executor in ordered:
+            if executor.external:
+                addresses[executor.name] = (executor.external_addresses,)
+                continue
+            for worker in executor.deployment.worker_specs():
+                by_runtime.setdefault(executor.deployment.runtime, []).append((executor, worker))
+        for runtime, workers in by_runtime.items():
+            timeouts = [e.deployment.timeout_ready for e, _ in workers]
+            batch_timeout = None if None in timeouts else max(t for t in timeouts if t is not None)
+            ports = self._group.start_batch(runtime, [(w.display_name, run_worker, w) for _, w in workers], batch_timeout)
+            for (executor, worker), port in zip(workers, ports, strict=True):
+                shards = [list(s) for s in addresses.get(executor.name, ())]
+                while len(shards) <= worker.shard_id:
+                    shards.append([])
+                shards[worker.shard_id].append(f"127.0.0.1:{port}")
+                addresses[executor.name] = tuple(tuple(s) for s in shards)
+        return addresses
+
+    def is_flow_ready(self, timeout: float = 3.0) -> bool:
+        return self.client.is_flow_ready(timeout)
+
+    def dry_run(self) -> bool:
+        return self.client.dry_run()
+
+    # -- YAML ------------------------------------------------------------------------------
+    @classmethod
+    def load_config(
+        cls, source: str | os.PathLike[str], context: Mapping[str, Any] | None = None, **overrides: Any
+    ) -> Flow:
+        """Build a Flow from ``jtype: Flow`` YAML (``with``, ``executors``, ``gateway``)."""
+        from devkit.spec.flow_yaml import load_flow_yaml
+
+        return load_flow_yaml(source, context=context, **overrides)
+
+    def save_config(self, path: str | os.PathLike[str]) -> None:
+        from devkit.spec.flow_yaml import save_flow_yaml
+
+        save_flow_yaml(self, path)

@@ -1,0 +1,122 @@
+"""The typed description of a Flow, and the checks that run before anything starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from devkit.errors import ConfigError
+from devkit.spec.models import DeploymentSpec, RuntimeKind, _Spec
+
+__all__ = ["FlowExecutorSpec", "FlowGatewaySpec", "FlowSpec", "GATEWAY", "topological_order"]
+
+#: The name by which an Executor needs the gateway, i.e. the start of the Flow.
+GATEWAY = "gateway"
+
+
+class FlowExecutorSpec(_Spec):
+    """One ``Flow.add(...)``: a Deployment plus its place in the topology."""
+
+    deployment: DeploymentSpec
+    needs: tuple[str, ...] = (GATEWAY,)
+    when: dict[str, Any] | None = None
+    floating: bool = False
+    no_reduce: bool = False
+    external: bool = False
+    external_addresses: tuple[str, ...] = ()  # "host:port" of each replica of an external Executor
+    tls: bool = False
+    grpc_metadata: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.deployment.name
+
+
+class FlowGatewaySpec(_Spec):
+    host: str = "0.0.0.0"
+    port: int | None = None
+    protocol: str = "grpc"
+    prefetch: int = 0
+
+
+class FlowSpec(_Spec):
+    name: str = "Flow"
+    executors: tuple[FlowExecutorSpec, ...] = ()
+    gateway: FlowGatewaySpec = Field(default_factory=FlowGatewaySpec)
+    runtime: RuntimeKind = "thread"
+    timeout_ready: float | None = 600.0
+
+    def ordered(self) -> list[FlowExecutorSpec]:
+        """The Executors in an order where each comes after everything it needs."""
+        return topological_order(self.executors)
+
+    def by_name(self, name: str) -> FlowExecutorSpec:
+        for executor in self.executors:
+            if executor.name == name:
+                return executor
+        raise KeyError(name)
+
+
+def topological_order(executors: tuple[FlowExecutorSpec, ...] | list[FlowExecutorSpec]) -> list[FlowExecutorSpec]:
+    """Validate the topology and sort it; every problem is reported at once.
+
+    Raises :class:`ConfigError` for duplicate names, ``needs`` naming an unknown Executor,
+    and cycles (naming the Executors on the cycle). Ties keep the order of ``add`` calls.
+    """
+    problems: list[str] = []
+    names = [executor.name for executor in executors]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        problems.append(f"two or more Executors are named {', '.join(map(repr, duplicates))}; names must be unique")
+    if GATEWAY in names:
+        problems.append(f"{GATEWAY!r} is reserved for the gateway and cannot name an Executor")
+    known = set(names) | {GATEWAY}
+    for executor in executors:
+        unknown = [need for need in executor.needs if need not in known]
+        if unknown:
+            problems.append(
+                f"Executor {executor.name!r} needs {', '.join(map(repr, unknown))}, which is not in the Flow "
+                f"(known: {', '.join(map(repr, names)) or 'none'})"
+            )
+    if problems:
+        raise ConfigError("invalid Flow topology: " + "; ".join(problems))
+
+    by_name = {executor.name: executor for executor in executors}
+    ordered: list[FlowExecutorSpec] = []
+    placed = {GATEWAY}
+    remaining = list(executors)
+    while remaining:
+        ready = [executor for executor in remaining if all(need in placed for need in executor.needs)]
+        if not ready:
+            raise ConfigError(f"invalid Flow topology: the needs form a cycle: {_find_cycle(by_name)}")
+        for executor in ready:
+            ordered.append(executor)
+            placed.add(executor.name)
+        remaining = [executor for executor in remaining if executor.name not in placed]
+    return ordered
+
+
+def _find_cycle(by_name: dict[str, FlowExecutorSpec]) -> str:
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> list[str] | None:
+        if name in visiting:
+            return [*visiting[visiting.index(name) :], name]
+        if name in done or name == GATEWAY:
+            return None
+        visiting.append(name)
+        for need in by_name[name].needs:
+            found = visit(need)
+            if found:
+                return found
+        visiting.pop()
+        done.add(name)
+        return None
+
+    for name in by_name:
+        cycle = visit(name)
+        if cycle:
+            return " -> ".join(reversed(cycle))
+    return "(unknown)"

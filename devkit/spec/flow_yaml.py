@@ -1,0 +1,156 @@
+"""``jtype: Flow`` YAML: ``with`` (Flow arguments), ``executors`` (one ``add`` each), ``gateway``.
+
+Unknown keys are errors that name the file and line. ``${{ ENV.X }}`` and
+``${{ CONTEXT.X }}`` are substituted on reading; ``${{ executors.NAME.KEY }}`` takes the
+value of ``KEY`` of the Executor called ``NAME`` in the same file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import pathlib
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from devkit.errors import ConfigError
+from devkit.spec.deployment_yaml import executor_spec_to_yaml, resolve_relative
+from devkit.spec.flow import GATEWAY
+from devkit.spec.models import DeploymentSpec
+from devkit.spec.yamlio import YamlDocument, read_yaml
+
+if TYPE_CHECKING:
+    from devkit.orchestrate.flow import Flow
+
+__all__ = ["load_flow_yaml", "save_flow_yaml"]
+
+FLOW_KEYS = ("jtype", "version", "with", "executors", "gateway", "jcloud")
+GATEWAY_KEYS = ("port", "host", "protocol", "prefetch")
+_EXECUTOR_REF = re.compile(r"\$\{\{\s*executors\.([\w\-]+)\.([\w\-]+)\s*\}\}")
+
+
+def _parameters(fn: Any) -> set[str]:
+    return {
+        name
+        for name, p in inspect.signature(fn).parameters.items()
+        if name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD
+    }
+
+
+def _check_keys(doc: YamlDocument, given: Mapping[str, Any], allowed: set[str], path: tuple[str | int, ...], what: str) -> None:
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        places = ", ".join(f"{key!r} at {doc.source}:{doc.line_of(*path, key) or '?'}" for key in unknown)
+        raise ConfigError(f"unknown {what} key(s) {places}; allowed: {sorted(allowed)}")
+
+
+def _resolve_refs(items: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    by_name = {item.get("name"): item for item in items}
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if not isinstance(value, str):
+            return value
+        match = _EXECUTOR_REF.fullmatch(value.strip())
+        if match:
+            name, key = match.groups()
+            if name not in by_name or key not in by_name[name]:
+                raise ConfigError(f"{source}: {value!r} refers to a missing Executor or key")
+            return by_name[name][key]
+        return value
+
+    return [resolve(item) for item in items]
+
+
+def _executor_arguments(item: dict[str, Any], base: pathlib.Path) -> dict[str, Any]:
+    arguments = dict(item)
+    uses = arguments.get("uses")
+    if isinstance(uses, dict):  # an inline Executor YAML mapping
+        arguments["uses"] = uses.get("jtype")
+        arguments["uses_with"] = {**uses.get("with", {}), **arguments.get("uses_with", {})}
+        arguments["uses_metas"] = {**uses.get("metas", {}), **arguments.get("uses_metas", {})}
+        modules = uses.get("py_modules") or []
+        arguments["py_modules"] = [*([modules] if isinstance(modules, str) else modules), *arguments.get("py_modules", [])]
+    arguments["uses"] = resolve_relative(arguments.get("uses"), base)
+    modules = arguments.get("py_modules") or []
+    modules = [modules] if isinstance(modules, str) else modules
+    arguments["py_modules"] = [resolve_relative(m, base) for m in modules]
+    arguments["extra_search_paths"] = [*arguments.get("extra_search_paths", []), str(base)]
+    return arguments
+
+
+def load_flow_yaml(source: str | os.PathLike[str], context: Mapping[str, Any] | None = None, **overrides: Any) -> Flow:
+    from devkit.orchestrate.flow import Flow
+
+    doc = read_yaml(source, context)
+    doc.reject_unknown(FLOW_KEYS, "Flow YAML")
+    if doc.data.get("jtype") != "Flow":
+        raise ConfigError(f"{doc.where('jtype')}: expected 'jtype: Flow', got {doc.data.get('jtype')!r}")
+    with_ = dict(doc.data.get("with") or {})
+    flow_args = _parameters(Flow.__init__)
+    _check_keys(doc, with_, flow_args, ("with",), "Flow 'with'")
+    gateway = dict(doc.data.get("gateway") or {})
+    _check_keys(doc, gateway, set(GATEWAY_KEYS), ("gateway",), "gateway")
+    items = doc.data.get("executors") or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ConfigError(f"{doc.where('executors')}: 'executors' must be a list of mappings")
+    add_args = _parameters(Flow.add)
+    for index, item in enumerate(items):
+        _check_keys(doc, item, add_args, ("executors", index), f"executors[{index}]")
+    flow = Flow(**{**with_, **overrides})
+    if gateway:
+        flow.config_gateway(**gateway)
+    for item in _resolve_refs(items, doc.source):
+        flow.add(**_executor_arguments(item, doc.base_dir))
+    return flow
+
+
+def _flow_executor_to_yaml(flow: Flow) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    defaults = DeploymentSpec()
+    previous: str = GATEWAY
+    for e in flow.spec.executors:
+        d = e.deployment
+        item: dict[str, Any] = {"name": e.name, **executor_spec_to_yaml(d.executor)}
+        item.pop("workspace", None)
+        if d.workspace:
+            item["workspace"] = d.workspace
+        if e.needs != (previous,):
+            item["needs"] = list(e.needs)
+        for key in ("replicas", "shards", "runtime", "retries"):
+            if getattr(d, key) != getattr(defaults, key):
+                item[key] = getattr(d, key)
+        if d.polling != defaults.polling:
+            item["polling"] = {k: v.value for k, v in d.polling.items()}
+        for key in ("when", "floating", "no_reduce", "tls", "grpc_metadata"):
+            value = getattr(e, key)
+            if value:
+                item[key] = value
+        if e.external:
+            item.update(external=True, host=list(e.external_addresses))
+            item.pop("uses", None)
+        items.append(item)
+        if not e.floating:
+            previous = e.name
+    return items
+
+
+def save_flow_yaml(flow: Flow, path: str | os.PathLike[str]) -> None:
+    spec = flow.spec
+    data: dict[str, Any] = {"jtype": "Flow", "version": "1"}
+    with_: dict[str, Any] = {"name": spec.name} if spec.name != "Flow" else {}
+    if spec.runtime != "thread":
+        with_["runtime"] = spec.runtime
+    if with_:
+        data["with"] = with_
+    gateway = {k: v for k, v in spec.gateway.model_dump().items() if v not in (None, 0, "grpc", "0.0.0.0")}
+    if gateway:
+        data["gateway"] = gateway
+    data["executors"] = _flow_executor_to_yaml(flow)
+    pathlib.Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
