@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from devkit.client.client import Client
+from devkit.orchestrate.addressing import CLIENT, AddressRewriter, Edge, rewrite
 from devkit.orchestrate.handles import HandleGroup
 
 __all__ = ["Orchestrator", "State", "ms_to_seconds"]
@@ -35,6 +36,21 @@ class Orchestrator:
         self._state = State.NEW
         self._client: Client | None = None
         self.port: int | None = None
+        self.address_rewriters: list[AddressRewriter] = []
+
+    def route_through(self, rewriter: AddressRewriter) -> None:
+        """Dial every address through ``rewriter`` (for instance a fault proxy); set before start."""
+        if self._state is not State.NEW:
+            raise RuntimeError(f"add address rewriters before the {self.kind} starts")
+        self.address_rewriters.append(rewriter)
+
+    def _dial(self, edge: Edge, address: str) -> str:
+        return rewrite(self.address_rewriters, edge, address)
+
+    @property
+    def entry_name(self) -> str:
+        """The name of what the client talks to (the gateway, or a lone Executor)."""
+        return "gateway"
 
     # -- lifecycle -------------------------------------------------------------------------
     def _start(self) -> None:
@@ -85,7 +101,8 @@ class Orchestrator:
         if self._state is not State.STARTED or self.port is None:
             raise RuntimeError(f"start the {self.kind} first (use `with` or .start())")
         if self._client is None:
-            self._client = Client(host="127.0.0.1", port=self.port, protocol="grpc")
+            address = self._dial(Edge(CLIENT, self.entry_name), f"127.0.0.1:{self.port}")
+            self._client = Client(host=address, protocol="grpc")
         return self._client
 
     def post(self, on: str, inputs: Any = None, parameters: Any = None, **kwargs: Any) -> Any:

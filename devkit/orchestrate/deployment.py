@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.serve.gateway.grpc import run_gateway
@@ -101,6 +102,10 @@ class Deployment(Orchestrator):
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def entry_name(self) -> str:
+        return "gateway" if self.spec.needs_front else self.spec.name
+
     def _start(self) -> None:
         spec = self.spec
         workers = spec.worker_specs()
@@ -109,7 +114,10 @@ class Deployment(Orchestrator):
         items = [(worker.display_name, run_worker, worker) for worker in workers]
         ports = self._group.start_batch(spec.runtime, items, spec.timeout_ready)
         if spec.needs_front:
-            addresses = [f"127.0.0.1:{port}" for port in ports]
+            addresses = [
+                self._dial(Edge("gateway", spec.name, worker.shard_id, worker.replica_id), f"127.0.0.1:{port}")
+                for worker, port in zip(workers, ports, strict=True)
+            ]
             shards = tuple(
                 tuple(addresses[shard * spec.replicas : (shard + 1) * spec.replicas]) for shard in range(spec.shards)
             )

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 from devkit.errors import ConfigError
+from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
@@ -258,7 +259,12 @@ class Flow(Orchestrator):
         by_runtime: dict[str, list[tuple[FlowExecutorSpec, Any]]] = {}
         for executor in ordered:
             if executor.external:
-                addresses[executor.name] = (executor.external_addresses,)
+                addresses[executor.name] = (
+                    tuple(
+                        self._dial(Edge("gateway", executor.name, 0, replica), address)
+                        for replica, address in enumerate(executor.external_addresses)
+                    ),
+                )
                 continue
             for worker in executor.deployment.worker_specs():
                 by_runtime.setdefault(executor.deployment.runtime, []).append((executor, worker))
@@ -270,7 +276,8 @@ class Flow(Orchestrator):
                 shards = [list(s) for s in addresses.get(executor.name, ())]
                 while len(shards) <= worker.shard_id:
                     shards.append([])
-                shards[worker.shard_id].append(f"127.0.0.1:{port}")
+                edge = Edge("gateway", executor.name, worker.shard_id, worker.replica_id)
+                shards[worker.shard_id].append(self._dial(edge, f"127.0.0.1:{port}"))
                 addresses[executor.name] = tuple(tuple(s) for s in shards)
         return addresses
 
