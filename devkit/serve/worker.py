@@ -27,8 +27,8 @@ def endpoint_schemas(executor: Executor) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for name, endpoint in executor.requests.items():
         schemas[name] = {
-            "input": {"name": endpoint.request_schema.__name__, "model": endpoint.request_schema.schema()},
-            "output": {"name": endpoint.response_schema.__name__, "model": endpoint.response_schema.schema()},
+            "input": {"name": endpoint.request_schema.__name__, "model": endpoint.request_schema.model_json_schema()},
+            "output": {"name": endpoint.response_schema.__name__, "model": endpoint.response_schema.model_json_schema()},
             "is_generator": endpoint.is_generator,
             "is_singleton_doc": endpoint.single_doc,
             "parameters": {
