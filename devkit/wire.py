@@ -23,6 +23,7 @@ from typing import Any
 from docarray import BaseDoc, DocList
 from docarray.base_doc import AnyDoc
 from docarray.proto import DocListProto
+from docarray.typing import ID
 from google.protobuf import json_format, struct_pb2
 from pydantic import BaseModel, TypeAdapter
 
@@ -71,7 +72,7 @@ def json_safe(schema: type[BaseDoc]) -> bool:
 
 
 def _plain_annotation(annotation: Any) -> bool:
-    if annotation in _PLAIN:
+    if annotation in _PLAIN or annotation is ID:  # ID is a str: every document's ``id`` field
         return True
     doclist = doclist_class(annotation)
     if doclist is not None:
@@ -138,7 +139,8 @@ def read_docs(request: jina_pb2.DataRequestProto, doclist_type: type[DocList[Any
         if raw.startswith(JSON_MARKER):
             schema = doclist_type.doc_type
             adapter = _list_adapter(schema)
-            return doclist_type(adapter.validate_json(memoryview(raw)[len(JSON_MARKER) :]))
+            # validate_json already built validated ``schema`` instances: skip DocList's re-check
+            return doclist_type.construct(adapter.validate_json(raw[len(JSON_MARKER) :]))
         return doclist_type.from_protobuf(DocListProto.FromString(raw))
     return doclist_type.from_protobuf(data.docs)
 
