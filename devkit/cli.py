@@ -1,0 +1,487 @@
+"""The ``devkit`` command: serve Executors, Deployments and Flows, and ping running ones.
+
+Arguments are parsed here, at the edge, into small frozen dataclasses; everything below
+this module is called with ordinary keyword arguments, never with an argparse namespace.
+
+Exit codes: 0 on success (and after a clean shutdown on SIGINT/SIGTERM), 1 when a
+command fails (bad YAML, unknown Executor, port in use, unhealthy ping target), 2 for
+command-line usage errors (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TextIO
+
+__all__ = [
+    "FileCommand",
+    "PingCommand",
+    "ServeExecutorCommand",
+    "build_parser",
+    "main",
+    "ping",
+    "serve_until_stopped",
+]
+
+RUNTIMES = ("thread", "process")
+PING_TARGETS = ("executor", "deployment", "flow", "gateway")
+
+FileKind = Literal["deployment", "flow", "serve"]
+
+
+# -- typed commands ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServeExecutorCommand:
+    """``devkit executor``: one Executor served as a Deployment."""
+
+    uses: str | None
+    port: int | None
+    host: str
+    name: str
+    replicas: int
+    shards: int
+    polling: str
+    py_modules: tuple[str, ...]
+    uses_with: dict[str, Any]
+    runtime: str
+
+
+@dataclass(frozen=True)
+class FileCommand:
+    """``devkit deployment|flow|serve``: serve what a YAML file describes."""
+
+    kind: FileKind
+    path: str
+    port: int | None
+    host: str | None
+    runtime: str | None
+
+
+@dataclass(frozen=True)
+class PingCommand:
+    """``devkit ping``: health-check a running server."""
+
+    target: str
+    address: str
+    timeout: float | None  # seconds per attempt; None waits forever
+    attempts: int
+    min_successful: int
+    interval: float
+
+
+Command = ServeExecutorCommand | FileCommand | PingCommand
+
+
+# -- parser --------------------------------------------------------------------------------
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"key\": 1}}', got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {value}")
+    return value
+
+
+def _version() -> str:
+    from devkit.serve.info import devkit_version
+
+    return devkit_version()
+
+
+def _add_serving_options(parser: argparse.ArgumentParser, *, runtime_default: str | None) -> None:
+    parser.add_argument(
+        "--port", type=_port, help="port to listen on (default: from the YAML, else OS-chosen)"
+    )
+    parser.add_argument("--host", help="interface to bind (default: from the YAML, else 0.0.0.0)")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default=runtime_default,
+        help="run servers in threads of this process or in child processes",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, introspectable (``devkit --help``, ``devkit <command> --help``)."""
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS, help="show tracebacks and debug logs"
+    )
+    parser = argparse.ArgumentParser(
+        prog="devkit", description="Serve Executors, Deployments and Flows over the jina protocol."
+    )
+    parser.add_argument("--version", "-v", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--verbose", action="store_true", default=False, help="show tracebacks and debug logs"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+
+    executor = commands.add_parser("executor", parents=[verbose], help="serve one Executor until stopped")
+    executor.add_argument(
+        "--uses",
+        help="Executor class name, module.Class, or an Executor YAML file (default: a pass-through Executor)",
+    )
+    executor.add_argument("--name", default="executor", help="name of the Executor (default: executor)")
+    executor.add_argument("--replicas", type=_positive_int, default=1)
+    executor.add_argument("--shards", type=_positive_int, default=1)
+    executor.add_argument("--polling", choices=("ANY", "ALL", "any", "all"), default="ANY")
+    executor.add_argument(
+        "--py-modules",
+        nargs="+",
+        default=[],
+        metavar="MODULE",
+        help="Python files or modules to import first",
+    )
+    executor.add_argument(
+        "--uses-with", type=_json_object, default={}, metavar="JSON", help="keyword arguments for __init__"
+    )
+    _add_serving_options(executor, runtime_default="thread")
+
+    for kind, what in (("deployment", "a Deployment"), ("flow", "a Flow")):
+        sub = commands.add_parser(kind, parents=[verbose], help=f"serve {what} YAML file until stopped")
+        sub.add_argument("--uses", required=True, metavar="YAML", help=f"the {kind}.yml to serve")
+        _add_serving_options(sub, runtime_default=None)
+
+    serve = commands.add_parser(
+        "serve", parents=[verbose], help="serve a YAML file: jtype Deployment, Flow or an Executor class"
+    )
+    serve.add_argument("path", metavar="YAML")
+    _add_serving_options(serve, runtime_default=None)
+
+    ping = commands.add_parser(
+        "ping", parents=[verbose], help="health-check a server; exit code 0 when healthy, 1 otherwise"
+    )
+    ping.add_argument(
+        "target",
+        nargs="?",
+        choices=PING_TARGETS,
+        default="executor",
+        help="what listens there (default: executor)",
+    )
+    ping.add_argument("address", help="grpc://host:port, host:port, http(s)://host:port or ws(s)://host:port")
+    ping.add_argument(
+        "--timeout",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="per attempt; negative waits forever (default: 3)",
+    )
+    ping.add_argument(
+        "--attempts", type=_positive_int, default=1, help="how many checks at most (default: 1)"
+    )
+    ping.add_argument(
+        "--min-successful-attempts",
+        type=_positive_int,
+        default=1,
+        help="healthy checks needed for exit code 0 (default: 1)",
+    )
+    ping.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="pause between checks")
+    return parser
+
+
+def to_command(args: argparse.Namespace) -> Command:
+    """The one place a namespace is read: turn it into a typed command."""
+    if args.command == "executor":
+        return ServeExecutorCommand(
+            uses=args.uses,
+            port=args.port,
+            host=args.host or "0.0.0.0",
+            name=args.name,
+            replicas=args.replicas,
+            shards=args.shards,
+            polling=args.polling.upper(),
+            py_modules=tuple(args.py_modules),
+            uses_with=dict(args.uses_with),
+            runtime=args.runtime,
+        )
+    if args.command in ("deployment", "flow"):
+        return FileCommand(args.command, args.uses, args.port, args.host, args.runtime)
+    if args.command == "serve":
+        return FileCommand("serve", args.path, args.port, args.host, args.runtime)
+    if args.command == "ping":
+        return PingCommand(
+            target=args.target,
+            address=args.address,
+            timeout=None if args.timeout < 0 else args.timeout,
+            attempts=args.attempts,
+            min_successful=args.min_successful_attempts,
+            interval=max(0.0, args.interval),
+        )
+    raise AssertionError(f"unhandled command {args.command!r}")
+
+
+# -- serving -------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT/SIGTERM; a second signal while stopping forces an exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print(f"devkit: {signal.Signals(signum).name} received, shutting down", file=sys.stderr)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def serve_until_stopped(orchestrator: Any, stop: threading.Event | None = None) -> None:
+    """Start ``orchestrator``, block until ``stop`` is set or a signal arrives, then close it."""
+    event = stop or threading.Event()
+    with _stop_on_signals(event), orchestrator:
+        orchestrator.block(event)
+
+
+def _executor_deployment(command: ServeExecutorCommand) -> Any:
+    from devkit.orchestrate.deployment import Deployment
+
+    uses: str | None = command.uses
+    if uses is not None and uses.endswith((".yml", ".yaml")):
+        if not os.path.isfile(uses):
+            raise FileNotFoundError(f"Executor YAML {uses!r} does not exist (looked in {os.getcwd()})")
+        uses = os.path.abspath(uses)
+    return Deployment(
+        uses=uses,
+        name=command.name,
+        port=command.port,
+        host=command.host,
+        replicas=command.replicas,
+        shards=command.shards,
+        polling=command.polling,
+        py_modules=list(command.py_modules),
+        uses_with=command.uses_with,
+        runtime=command.runtime,
+    )
+
+
+def _jtype(path: str) -> str:
+    from devkit.spec.yamlio import read_yaml
+
+    jtype = read_yaml(path).data.get("jtype")
+    if not isinstance(jtype, str) or not jtype:
+        raise ValueError(f"{path}: needs a 'jtype:' naming Deployment, Flow or an Executor class")
+    return jtype
+
+
+def _load_flow(path: str, overrides: dict[str, Any]) -> Any:
+    try:
+        from devkit import Flow  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        raise RuntimeError("this devkit has no Flow yet; serve a Deployment instead") from None
+    return Flow.load_config(path, **overrides)
+
+
+def _file_orchestrator(command: FileCommand) -> Any:
+    from devkit.orchestrate.deployment import Deployment
+
+    overrides: dict[str, Any] = {}
+    if command.port is not None:
+        overrides["port"] = command.port
+    if command.host is not None:
+        overrides["host"] = command.host
+    if command.runtime is not None:
+        overrides["runtime"] = command.runtime
+    jtype = _jtype(command.path)
+    expected = {"deployment": "Deployment", "flow": "Flow"}.get(command.kind)
+    if expected is not None and jtype != expected:
+        raise ValueError(
+            f"{command.path} has 'jtype: {jtype}', but `devkit {command.kind}` serves 'jtype: {expected}'; "
+            f"use `devkit serve {command.path}`"
+        )
+    if command.kind == "serve":
+        overrides.setdefault("runtime", _yaml_runtime(command.path) or "process")
+    if jtype == "Flow":
+        return _load_flow(command.path, overrides)
+    if jtype == "Deployment":
+        return Deployment.load_config(command.path, **overrides)
+    # any other jtype names an Executor class: serve that Executor YAML as a Deployment
+    return Deployment(uses=os.path.abspath(command.path), **overrides)
+
+
+def _yaml_runtime(path: str) -> str | None:
+    from devkit.spec.yamlio import read_yaml
+
+    section = read_yaml(path).data.get("with") or {}
+    runtime = section.get("runtime") if isinstance(section, dict) else None
+    return runtime if isinstance(runtime, str) else None
+
+
+# -- ping ----------------------------------------------------------------------------------
+def _check_grpc(host: str, port: int, tls: bool, whole_graph: bool, timeout: float | None) -> str | None:
+    """``None`` when healthy, else why not."""
+    import grpc
+    from google.protobuf import empty_pb2
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from devkit.proto import jina_pb2
+    from devkit.serve.server import CHANNEL_OPTIONS
+
+    target = f"{host}:{port}"
+    if tls:
+        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS)
+    else:
+        channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+    with channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout
+            )
+            if reply.status != health_pb2.HealthCheckResponse.SERVING:
+                return f"health status {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}"
+            if whole_graph:
+                dry_run = channel.unary_unary(
+                    "/jina.JinaGatewayDryRunRPC/dry_run",
+                    request_serializer=empty_pb2.Empty.SerializeToString,
+                    response_deserializer=jina_pb2.StatusProto.FromString,
+                )
+                status = dry_run(empty_pb2.Empty(), timeout=timeout)
+                if status.code != jina_pb2.StatusProto.SUCCESS:
+                    return f"dry run failed: {status.description or status.exception.name}"
+        except grpc.RpcError as exc:
+            code = exc.code() if isinstance(exc, grpc.Call) else None
+            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+            return f"{code.name if code else 'error'}: {details}"
+    return None
+
+
+def _check_http(scheme: str, host: str, port: int, timeout: float | None) -> str | None:
+    url = f"{scheme}://{host}:{port}/"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    try:
+        with opener.open(url, timeout=timeout) as reply:
+            return None if reply.status == 200 else f"GET / answered HTTP {reply.status}"
+    except urllib.error.HTTPError as exc:
+        return f"GET / answered HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return f"GET {url} failed: {getattr(exc, 'reason', exc)}"
+
+
+def _checker(command: PingCommand) -> tuple[str, Callable[[], str | None]]:
+    from devkit.client.address import parse_address
+
+    address = parse_address(command.address, None, None, False)
+    if address.protocol == "grpc":
+        shown = f"grpc{'s' if address.tls else ''}://{address.target}"
+        whole_graph = command.target in ("flow", "deployment")
+        return shown, lambda: _check_grpc(
+            address.host, address.port, address.tls, whole_graph, command.timeout
+        )
+    scheme = "https" if address.tls else "http"
+    return f"{scheme}://{address.target}", lambda: _check_http(
+        scheme, address.host, address.port, command.timeout
+    )
+
+
+def ping(command: PingCommand, out: TextIO = sys.stdout) -> bool:
+    """Check ``command.address`` up to ``attempts`` times; True once enough checks passed."""
+    shown, check = _checker(command)
+    passed: list[float] = []
+    for attempt in range(1, command.attempts + 1):
+        started = time.perf_counter()
+        problem = check()
+        took = (time.perf_counter() - started) * 1000
+        prefix = f"ping {command.target} {shown} attempt {attempt}/{command.attempts}"
+        if problem is None:
+            passed.append(took)
+            print(f"{prefix}: healthy ({took:.0f} ms)", file=out)
+            if len(passed) >= command.min_successful:
+                break
+        else:
+            print(f"{prefix}: not healthy, {problem}", file=out)
+        if attempt < command.attempts:
+            time.sleep(command.interval)
+    if len(passed) >= command.min_successful:
+        average = sum(passed) / len(passed)
+        print(f"readiness check succeeded {len(passed)} times (avg. latency {average:.0f} ms)", file=out)
+        return True
+    print(
+        f"readiness check failed: {len(passed)} of {command.attempts} attempt(s) healthy, "
+        f"{command.min_successful} needed",
+        file=out,
+    )
+    return False
+
+
+# -- entry point ---------------------------------------------------------------------------
+def run(command: Command) -> int:
+    if isinstance(command, PingCommand):
+        return 0 if ping(command) else 1
+    if isinstance(command, ServeExecutorCommand):
+        orchestrator = _executor_deployment(command)
+    else:
+        orchestrator = _file_orchestrator(command)
+    serve_until_stopped(orchestrator)
+    return 0
+
+
+def _short_message(exc: BaseException) -> str:
+    """The error without any child-process traceback a runtime appended to it."""
+    text = str(exc).split("\nTraceback (most recent call last)", 1)[0].strip()
+    if isinstance(exc, (ValueError, OSError, ImportError, RuntimeError)) and text:
+        return text  # devkit's own errors derive from these and name their cause
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``devkit ...``; returns the exit code (the console script passes it to ``sys.exit``)."""
+    args = build_parser().parse_args(argv)
+    verbose = bool(args.verbose)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(
+            0, os.getcwd()
+        )  # `--uses module.Class` finds modules next to you, as `python -m` would
+    command = to_command(args)
+    try:
+        return run(command)
+    except KeyboardInterrupt:
+        print("devkit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        print(f"devkit: error: {_short_message(exc)}", file=sys.stderr)
+        if not verbose:
+            print("devkit: run again with --verbose for the full traceback", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
