@@ -234,6 +234,7 @@ class GatewayCore:
         route.end_time.CopyFrom(_now())
         route.status.CopyFrom(response.header.status)
         routes[node.name] = route
+        response.routes.append(route)  # downstream, routes[-1] names the sender (``docs_map`` keys)
         return response
 
     @staticmethod

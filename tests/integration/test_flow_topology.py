@@ -1,0 +1,263 @@
+"""Flow topology: ``needs``, ``needs_all``, parallel branches, joins, and checks before start."""
+
+import asyncio
+import time
+
+import pytest
+from docarray import BaseDoc, DocList
+
+from devkit import ConfigError, Executor, Flow, RuntimeFailToStart, requests
+from devkit.spec.flow import GATEWAY
+from devkit.testing.leaks import leaked_since, snapshot
+
+
+class TextDoc(BaseDoc):
+    text: str = ""
+
+
+class FooExecutor(Executor):
+    @requests
+    async def foo(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        docs.append(TextDoc(text=f"foo was here and got {len(docs)} document"))
+
+
+class BarExecutor(Executor):
+    @requests
+    async def bar(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        docs.append(TextDoc(text=f"bar was here and got {len(docs)} document"))
+
+
+class BazExecutor(Executor):
+    @requests
+    async def baz(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        docs.append(TextDoc(text=f"baz was here and got {len(docs)} document"))
+
+
+class MergeExecutor(Executor):
+    @requests
+    async def merge(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        return docs
+
+
+class Tag(Executor):
+    """Appends its own name to every document's text."""
+
+    @requests
+    def tag(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        for doc in docs:
+            doc.text += f"|{self.metas.name}"
+
+
+class ProcessDocuments(Executor):
+    @requests(on="/change_in_place")
+    def in_place(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        for doc in docs:
+            doc.text = "I changed the executor in place"
+
+    @requests(on="/return_different_docarray")
+    def ret_docs(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        return DocList[TextDoc]([TextDoc(text="I returned a different Document") for _ in docs])
+
+
+class PrintDocuments(Executor):
+    """Records what it received, as the docs' example prints it."""
+
+    @requests
+    def foo(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        for doc in docs:
+            doc.text = f'PrintExecutor: received document with text: "{doc.text}"'
+        return docs
+
+
+class Sleeper(Executor):
+    """Sleeps 0.5 s and records when it started and stopped (wall clock)."""
+
+    @requests
+    async def sleep(self, docs: DocList[TextDoc], **kwargs):
+        start = time.time()
+        await asyncio.sleep(0.5)
+        return {"start": start, "end": time.time()}
+
+
+class SimpleStrDoc(BaseDoc):
+    text: str = ""
+
+
+class TextWithEmbedding(SimpleStrDoc):
+    embedding: list[float] = []
+
+
+class TextEmbeddingExecutor(Executor):
+    @requests(on="/foo")
+    def foo(self, docs: DocList[SimpleStrDoc], **kwargs) -> DocList[TextWithEmbedding]:
+        return DocList[TextWithEmbedding]([TextWithEmbedding(text=d.text, embedding=[0.5] * 3) for d in docs])
+
+
+class ProcessEmbedding(Executor):
+    @requests(on="/foo")
+    def foo(self, docs: DocList[TextWithEmbedding], **kwargs) -> DocList[TextWithEmbedding]:
+        for doc in docs:
+            doc.text = f"embedding of length {len(doc.embedding)}"
+
+
+class ProcessText(Executor):
+    @requests(on="/foo")
+    def foo(self, docs: DocList[SimpleStrDoc], **kwargs) -> DocList[TextWithEmbedding]:
+        return DocList[TextWithEmbedding]([TextWithEmbedding(text=d.text) for d in docs])
+
+
+def needs_of(flow: Flow) -> dict[str, tuple[str, ...]]:
+    return {e.name: e.needs for e in flow.spec.executors}
+
+
+# -- FLOW-10: needs -------------------------------------------------------------------------
+def test_needs_example_output_is_exact():
+    f = (
+        Flow(quiet=True)
+        .add(uses=FooExecutor, name="fooExecutor")
+        .add(uses=BarExecutor, name="barExecutor", needs="fooExecutor")
+        .add(uses=BazExecutor, name="bazExecutor", needs="fooExecutor")
+        .add(uses=MergeExecutor, needs=["barExecutor", "bazExecutor"])
+    )
+    with f:
+        assert f.post("/", return_type=DocList[TextDoc]).text == [
+            "foo was here and got 0 document",
+            "bar was here and got 1 document",
+            "baz was here and got 1 document",
+        ]
+
+
+def test_join_without_an_executor_of_its_own_still_reduces_by_id():
+    f = (
+        Flow(quiet=True)
+        .add(uses=FooExecutor, name="fooExecutor")
+        .add(uses=BarExecutor, name="barExecutor", needs="fooExecutor")
+        .add(uses=BazExecutor, name="bazExecutor", needs="fooExecutor")
+    )
+    with f:  # two open ends: the gateway reduces them as a join would
+        assert f.post("/", return_type=DocList[TextDoc]).text == [
+            "foo was here and got 0 document",
+            "bar was here and got 1 document",
+            "baz was here and got 1 document",
+        ]
+
+
+def test_default_needs_is_the_previous_executor_and_the_first_needs_the_gateway():
+    f = Flow(quiet=True).add(uses=Tag, name="a").add(uses=Tag, name="b").add(uses=Tag, name="c")
+    assert needs_of(f) == {"a": (GATEWAY,), "b": ("a",), "c": ("b",)}
+    with f:
+        assert f.post("/", TextDoc(text="x"), return_type=DocList[TextDoc]).text == ["x|a|b|c"]
+
+
+def test_gateway_is_a_need_like_any_other():
+    f = Flow(quiet=True).add(uses=Tag, name="a").add(uses=Tag, name="b", needs="gateway").needs_all(uses=Tag)
+    assert needs_of(f)["joiner"] == ("a", "b")
+    with f:
+        (doc,) = f.post("/", TextDoc(text="x"), return_type=DocList[TextDoc])
+    # both branches changed the same document; the join reduces it by id (later branch wins)
+    assert doc.text in ("x|b|joiner", "x|a|joiner")
+
+
+def test_needs_all_needs_every_open_end():
+    f = (
+        Flow(quiet=True)
+        .add(uses=FooExecutor, name="fooExecutor")
+        .add(uses=BarExecutor, name="barExecutor", needs="fooExecutor")
+        .add(uses=BazExecutor, name="bazExecutor", needs="fooExecutor")
+        .needs_all(uses=MergeExecutor, name="merge")
+    )
+    assert needs_of(f)["merge"] == ("barExecutor", "bazExecutor")
+    with f:
+        assert f.post("/", return_type=DocList[TextDoc]).text == [
+            "foo was here and got 0 document",
+            "bar was here and got 1 document",
+            "baz was here and got 1 document",
+        ]
+
+
+def test_parallel_branches_run_concurrently():
+    f = (
+        Flow(quiet=True)
+        .add(name="split")
+        .add(uses=Sleeper, name="left", needs="split")
+        .add(uses=Sleeper, name="right", needs="split")
+        .needs_all(name="join")
+    )
+    with f:
+        (response,) = f.post("/", TextDoc(), return_responses=True)
+    results = response.parameters["__results__"]
+    left, right = results["left/rep-0"], results["right/rep-0"]
+    # each sleeper started before the other one finished: their intervals overlap
+    assert left["start"] < right["end"] and right["start"] < left["end"]
+
+
+# -- FLOW-8 / FLOW-9: passthrough Executors and document propagation -------------------------
+def test_add_without_uses_passes_documents_through():
+    f = Flow(quiet=True).add(name="myVeryFirstExecutor").add(name="secondIsBest")
+    assert f.executor_names == ["myVeryFirstExecutor", "secondIsBest"]
+    with f:
+        assert f.post("/", TextDoc(text="untouched"), return_type=DocList[TextDoc]).text == ["untouched"]
+
+
+def test_changes_in_place_and_returned_doclists_both_propagate_downstream():
+    f = Flow(quiet=True).add(uses=ProcessDocuments).add(uses=PrintDocuments)
+    with f:
+        first = f.post("/change_in_place", DocList[TextDoc]([TextDoc(text="request1")]), return_type=DocList[TextDoc])
+        second = f.post(
+            "/return_different_docarray", DocList[TextDoc]([TextDoc(text="request2")]), return_type=DocList[TextDoc]
+        )
+    assert first.text == ['PrintExecutor: received document with text: "I changed the executor in place"']
+    assert second.text == ['PrintExecutor: received document with text: "I returned a different Document"']
+
+
+# -- FLOW-12: schemas are checked at start ---------------------------------------------------
+def test_chained_schemas_that_fit_start_and_serve():
+    flow = Flow(quiet=True).add(uses=TextEmbeddingExecutor, name="embed").add(uses=ProcessEmbedding, name="process")
+    with flow:
+        assert flow.post("/foo", SimpleStrDoc(text="a"), return_type=DocList[TextWithEmbedding]).text == [
+            "embedding of length 3"
+        ]
+
+
+def test_chained_schemas_that_do_not_fit_fail_to_start_naming_both_executors():
+    before = snapshot()
+    flow = Flow(quiet=True).add(uses=TextEmbeddingExecutor, name="embed").add(uses=ProcessText, name="process")
+    with pytest.raises(RuntimeFailToStart) as info:
+        with flow:
+            pass
+    message = str(info.value)
+    assert "'embed'" in message and "'process'" in message and "TextWithEmbedding" in message
+    assert leaked_since(before) == []
+
+
+# -- invalid topologies: ConfigError before anything starts ---------------------------------
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        (lambda: Flow().add(name="a", needs="b").add(name="b", needs="a"), "cycle"),
+        (lambda: Flow().add(name="a").add(name="b", needs="nowhere"), "'nowhere'"),
+        (lambda: Flow().add(name="a").add(name="a", needs="gateway"), "'a'"),
+        (lambda: Flow().add(name="gateway"), "reserved"),
+    ],
+    ids=["cycle", "unknown-need", "duplicate-name", "gateway-name"],
+)
+def test_invalid_topologies_are_rejected_before_anything_starts(build, expected):
+    before = snapshot()
+    flow = build()
+    with pytest.raises(ConfigError, match=expected):
+        flow.start()
+    assert leaked_since(before, grace=0.0) == []
+    assert flow.alive_servers == []
+
+
+def test_a_cycle_error_names_the_executors_on_the_cycle():
+    flow = Flow().add(name="a").add(name="b", needs=["a", "c"]).add(name="c", needs="b")
+    with pytest.raises(ConfigError, match="b -> c -> b|c -> b -> c"):
+        flow.spec.ordered()
+
+
+def test_every_problem_is_reported_at_once():
+    flow = Flow().add(name="a", needs="x").add(name="a", needs="y")
+    with pytest.raises(ConfigError) as info:
+        flow.spec.ordered()
+    assert "'x'" in str(info.value) and "'y'" in str(info.value) and "unique" in str(info.value)
