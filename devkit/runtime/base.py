@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-__all__ = ["Handle", "ServeFn"]
+from devkit.errors import DevkitError, RuntimeFailToStart
+
+__all__ = ["Handle", "ServeFn", "startup_error"]
 
 #: A coroutine function that serves ``spec`` until the event is set. It calls
 #: ``on_ready(port)`` once it listens. Runtimes only call it; they never look inside.
@@ -27,3 +29,16 @@ class Handle(Protocol):
     def stop(self, timeout: float = 10.0) -> None: ...
 
     def is_alive(self) -> bool: ...
+
+
+def startup_error(name: str, exc: BaseException) -> Exception:
+    """The exception ``wait_ready`` raises when ``serve`` failed before it was ready.
+
+    devkit's own errors (port in use, Executor not importable, bad YAML or endpoint
+    signature) already name the thing and the cause, and callers catch them by type, so
+    they are kept. Anything else (an Executor's ``__init__`` raising) becomes
+    :class:`RuntimeFailToStart` naming the server and the exception.
+    """
+    if isinstance(exc, DevkitError) and not isinstance(exc, RuntimeFailToStart):
+        return exc
+    return RuntimeFailToStart(f"{name} failed to start: {type(exc).__name__}: {exc}")

@@ -8,7 +8,9 @@ asks, when the parent's end of the pipe closes, or on SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import pickle
 import signal
 import threading
 import time
@@ -16,8 +18,8 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-from devkit.errors import RuntimeFailToStart
-from devkit.runtime.base import ServeFn
+from devkit.errors import DevkitError, RuntimeFailToStart
+from devkit.runtime.base import ServeFn, startup_error
 
 __all__ = ["ProcessHandle", "start_process"]
 
@@ -45,10 +47,32 @@ def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
         asyncio.run(main())
     except BaseException as exc:
         try:
-            conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(), _portable(exc)))
         except (OSError, ValueError):
             pass
         raise SystemExit(1) from None
+
+
+def _portable(exc: BaseException) -> bytes | None:
+    """``exc`` pickled if the parent should re-raise it as is (a devkit error), else None."""
+    if not isinstance(exc, DevkitError):
+        return None
+    try:
+        return pickle.dumps(exc)
+    except Exception:  # an error that cannot travel is reported by its text only
+        return None
+
+
+def _child_error(name: str, message: tuple[Any, ...]) -> Exception:
+    """The exception to raise in the parent for an ``("error", text, traceback, pickled)`` message."""
+    text, remote_traceback = message[1], message[2]
+    pickled = message[3] if len(message) > 3 else None
+    if pickled is not None:
+        with contextlib.suppress(Exception):
+            error = startup_error(name, pickle.loads(pickled))
+            error.add_note(f"Remote traceback ({name}):\n{remote_traceback}".rstrip())
+            return error
+    return RuntimeFailToStart(f"{name} failed to start: {text}\n{remote_traceback}".rstrip())
 
 
 class ProcessHandle:
@@ -80,7 +104,7 @@ class ProcessHandle:
                 if message[0] == "ready":
                     self._port = int(message[1])
                     return self._port
-                raise RuntimeFailToStart(f"{self.name} failed to start: {message[1]}\n{message[2]}".rstrip())
+                raise _child_error(self.name, message)
             if not self._process.is_alive() and not self._conn.poll():
                 raise RuntimeFailToStart(
                     f"{self.name} exited with code {self._process.exitcode} before it was ready"

@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from devkit.errors import RuntimeFailToStart
-from devkit.runtime.base import ServeFn
+from devkit.runtime.base import ServeFn, startup_error
 
 __all__ = ["ThreadHandle", "start_thread"]
 
@@ -61,7 +61,10 @@ class ThreadHandle:
                 "raise timeout_ready if its Executor needs longer to load"
             )
         if self._error is not None:
-            raise RuntimeFailToStart(f"{self.name} failed to start: {self._error}") from self._error
+            error = startup_error(self.name, self._error)
+            if error is self._error:
+                raise error
+            raise error from self._error
         if self._port is None:
             raise RuntimeFailToStart(f"{self.name} stopped before it was ready")
         return self._port

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from devkit.errors import ConfigError
+from devkit.errors import ConfigError, EndpointSignatureError
 from devkit.executor.base import Executor
 from devkit.spec.loader import import_py_modules, resolve_executor_class
 from devkit.spec.models import ExecutorSpec
@@ -77,6 +77,8 @@ def _instantiate(
             workspace=runtime_args.get("workspace"),
             dynamic_batching=dynamic_batching or None,
         )
+    except EndpointSignatureError:
+        raise  # a TypeError too, but it names the method at fault, not the arguments
     except TypeError as exc:
         raise ConfigError(f"{where}: cannot construct {cls.__name__} with {dict(with_)!r}: {exc}") from exc
 
