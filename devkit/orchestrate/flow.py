@@ -132,7 +132,8 @@ class Flow(Orchestrator):
             previous = [e.name for e in self._executors if not e.floating]
             needs = previous[-1] if previous else GATEWAY
         need_names = _as_tuple(needs)
-        self._unfloat(need_names)
+        if not floating:  # a floating Executor may follow another one (FLOW-16 b)
+            self._unfloat(need_names)
         if external or (host is not None and port is None and ":" in str(host)):
             external = True
         defaults = self._defaults
