@@ -1,18 +1,141 @@
-"""devkit's pytest plugin: leak checks and fixtures for serving Executors in tests.
+"""devkit's pytest plugin: run the same test on several runtimes, build Flows and
+Deployments that are torn down for you, and fail tests that leak.
 
 Registered through the ``pytest11`` entry point, so installing devkit is enough.
+
+* ``@pytest.mark.devkit_runtimes('thread', 'process')`` runs a test once per runtime
+  (test ids ``[thread]``, ``[process]``); ``--devkit-runtime=process`` keeps only those.
+  The ``devkit_runtime`` fixture tells the test which runtime it is on.
+* ``flow_factory`` / ``deployment_factory`` build orchestrators bound to that runtime;
+  everything they built is closed after the test, and the test fails if a devkit
+  thread, a child process or a listening port outlived it (naming each).
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from devkit.client.client import Client
+from devkit.orchestrate.deployment import Deployment
+from devkit.orchestrate.flow import Flow
+from devkit.testing.harness import RUNTIMES, TestHarness
 from devkit.testing.leaks import leaked_since, snapshot
 
-__all__ = ["free_port", "no_leaks"]
+__all__ = [
+    "client_factory",
+    "deployment_factory",
+    "devkit_harness",
+    "devkit_runtime",
+    "flow_factory",
+    "free_port",
+    "no_leaks",
+]
+
+_MARKER = "devkit_runtimes"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("devkit")
+    group.addoption(
+        "--devkit-runtime",
+        action="store",
+        default=None,
+        metavar="NAMES",
+        help=f"comma-separated runtimes to run devkit tests on (of {', '.join(RUNTIMES)}); "
+        "filters tests marked devkit_runtimes and sets the default of the others",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{_MARKER}(*names): run the test once per devkit runtime ({', '.join(RUNTIMES)}); "
+        "the devkit_runtime fixture holds the current one",
+    )
+
+
+def _selected(config: pytest.Config) -> list[str] | None:
+    option = config.getoption("--devkit-runtime")
+    if not option:
+        return None
+    names = [name.strip() for name in option.split(",") if name.strip()]
+    unknown = [name for name in names if name not in RUNTIMES]
+    if unknown:
+        raise pytest.UsageError(f"--devkit-runtime: unknown runtime(s) {unknown}; choose from {list(RUNTIMES)}")
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker(_MARKER)
+    if marker is None or "devkit_runtime" not in metafunc.fixturenames:
+        return
+    wanted = list(marker.args) or list(RUNTIMES)
+    unknown = [name for name in wanted if name not in RUNTIMES]
+    if unknown:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: devkit_runtimes got unknown runtime(s) {unknown}; "
+            f"choose from {list(RUNTIMES)}"
+        )
+    params = [
+        pytest.param(name, marks=[pytest.mark.process] if name == "process" else [], id=name) for name in wanted
+    ]
+    metafunc.parametrize("devkit_runtime", params, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--devkit-runtime`` deselects the matrix entries of the other runtimes."""
+    selected = _selected(config)
+    if selected is None:
+        return
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        runtime = callspec.params.get("devkit_runtime") if callspec is not None else None
+        (dropped if runtime is not None and runtime not in selected else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+@pytest.fixture
+def devkit_runtime(request: pytest.FixtureRequest) -> str:
+    """The runtime this test runs on: the matrix parameter, else the first --devkit-runtime, else thread."""
+    if hasattr(request, "param"):
+        return str(request.param)
+    selected = _selected(request.config)
+    return selected[0] if selected else "thread"
+
+
+@pytest.fixture
+def devkit_harness(devkit_runtime: str) -> Iterator[TestHarness]:
+    """What the factories built; closed after the test, which fails on any leak."""
+    harness = TestHarness(runtime=devkit_runtime)
+    yield harness
+    problems = harness.close()
+    if problems:
+        pytest.fail("devkit: the test left behind: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def flow_factory(devkit_harness: TestHarness) -> Callable[..., Flow]:
+    """``flow_factory(**Flow kwargs)`` -> an unstarted Flow on the test's runtime."""
+    return devkit_harness.flow
+
+
+@pytest.fixture
+def deployment_factory(devkit_harness: TestHarness) -> Callable[..., Deployment]:
+    """``deployment_factory(uses, **kwargs)`` -> an unstarted Deployment on the test's runtime."""
+    return devkit_harness.deployment
+
+
+@pytest.fixture
+def client_factory(devkit_harness: TestHarness) -> Callable[..., Client]:
+    """``client_factory(flow_or_port_or_url, **Client kwargs)`` -> a Client closed after the test."""
+    return devkit_harness.client
 
 
 @pytest.fixture

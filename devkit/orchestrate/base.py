@@ -115,3 +115,8 @@ class Orchestrator:
     @property
     def alive_servers(self) -> list[str]:
         return self._group.alive()
+
+    @property
+    def ports(self) -> list[int]:
+        """Every port this orchestrator's servers listened on (gateway and workers)."""
+        return list(self._group.ports)

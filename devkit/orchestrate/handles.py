@@ -18,6 +18,7 @@ class HandleGroup:
 
     def __init__(self) -> None:
         self.handles: list[Handle] = []
+        self.ports: list[int] = []  # every port a server of this group listened on
 
     def start_batch(
         self, runtime: str, items: Sequence[tuple[str, ServeFn, Any]], timeout: float | None
@@ -38,6 +39,7 @@ class HandleGroup:
         except RuntimeFailToStart:
             self.stop_all()
             raise
+        self.ports.extend(ports)
         return ports
 
     def stop_all(self) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import socket
 import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["Snapshot", "leaked_since", "snapshot"]
+__all__ = ["Snapshot", "leaked_since", "listening", "open_ports", "snapshot"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,20 @@ def leaked_since(before: Snapshot, grace: float = 2.0) -> list[str]:
     return [f"thread {name!r}" for name in threads.values()] + [
         f"process {name!r} (pid {pid})" for pid, name in children.items()
     ]
+
+
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def open_ports(ports: list[int], grace: float = 2.0) -> list[int]:
+    """The ports among ``ports`` still listening after up to ``grace`` seconds."""
+    deadline = time.monotonic() + grace
+    while True:
+        still = [port for port in ports if listening(port)]
+        if not still or time.monotonic() >= deadline:
+            return still
+        time.sleep(0.05)

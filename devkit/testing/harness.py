@@ -1,0 +1,74 @@
+"""Building orchestrators for one test and checking that nothing outlives it.
+
+The pytest plugin wraps this in fixtures; it is plain Python so other test runners can
+use it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from devkit.client.client import Client
+from devkit.orchestrate.base import Orchestrator
+from devkit.orchestrate.deployment import Deployment
+from devkit.orchestrate.flow import Flow
+from devkit.testing.leaks import Snapshot, leaked_since, open_ports, snapshot
+
+__all__ = ["RUNTIMES", "TestHarness"]
+
+#: Runtimes a test can be run on; containers join once the container runtime exists.
+RUNTIMES = ("thread", "process")
+
+
+@dataclass
+class TestHarness:
+    """Everything one test started, so teardown can stop it and report leaks."""
+
+    runtime: str = "thread"
+    orchestrators: list[Orchestrator] = field(default_factory=list)
+    clients: list[Client] = field(default_factory=list)
+    baseline: Snapshot = field(default_factory=snapshot)
+
+    def flow(self, **kwargs: Any) -> Flow:
+        kwargs.setdefault("runtime", self.runtime)
+        kwargs.setdefault("quiet", True)
+        flow = Flow(**kwargs)
+        self.orchestrators.append(flow)
+        return flow
+
+    def deployment(self, uses: Any = None, **kwargs: Any) -> Deployment:
+        kwargs.setdefault("runtime", self.runtime)
+        kwargs.setdefault("quiet", True)
+        deployment = Deployment(uses, **kwargs)
+        self.orchestrators.append(deployment)
+        return deployment
+
+    def client(self, target: Orchestrator | int | str, **kwargs: Any) -> Client:
+        """A client of a started Flow/Deployment (or a port, or a ``grpc://host:port`` URL)."""
+        if isinstance(target, Orchestrator):
+            if target.port is None:
+                raise RuntimeError("start the Flow/Deployment before asking for its client")
+            client = Client(host="127.0.0.1", port=target.port, **kwargs)
+        elif isinstance(target, int):
+            client = Client(host="127.0.0.1", port=target, **kwargs)
+        else:
+            client = Client(host=target, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def close(self) -> list[str]:
+        """Stop everything still running; return a description of each leak found."""
+        problems: list[str] = []
+        for client in self.clients:
+            client.close()
+        ports: list[int] = []
+        for orchestrator in reversed(self.orchestrators):
+            ports.extend(orchestrator.ports)
+            try:
+                orchestrator.close()
+            except Exception as exc:
+                problems.append(f"{orchestrator.kind} did not close cleanly: {exc}")
+        problems.extend(leaked_since(self.baseline))
+        problems.extend(f"port {port} still listening" for port in open_ports(ports))
+        return problems

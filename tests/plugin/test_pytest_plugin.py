@@ -1,0 +1,107 @@
+"""The pytest plugin, exercised the way pytest tests its own plugins: run pytest on generated files."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+EXECUTORS = """
+from docarray import BaseDoc, DocList
+from devkit import Executor, requests
+
+class TextDoc(BaseDoc):
+    text: str = ''
+
+class Upper(Executor):
+    @requests
+    def upper(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        for doc in docs:
+            doc.text = doc.text.upper()
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(executors=EXECUTORS)
+    pytester.syspathinsert()
+    return pytester
+
+
+def test_marker_runs_a_test_once_per_runtime(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_matrix="""
+        import pytest
+        from docarray import DocList
+        from executors import TextDoc, Upper
+
+        @pytest.mark.devkit_runtimes('thread', 'process')
+        def test_upper(flow_factory, devkit_runtime):
+            with flow_factory().add(uses=Upper) as flow:
+                docs = flow.post('/', TextDoc(text='hi'), return_type=DocList[TextDoc])
+            assert docs.text == ['HI']
+            assert flow.spec.runtime == devkit_runtime
+        """
+    )
+    result = project.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*test_upper?thread? PASSED*", "*test_upper?process? PASSED*"])
+    result.assert_outcomes(passed=2)
+
+
+def test_command_line_option_keeps_only_the_chosen_runtime(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_matrix="""
+        import pytest
+
+        @pytest.mark.devkit_runtimes('thread', 'process')
+        def test_runtime(devkit_runtime):
+            assert devkit_runtime == 'thread'
+
+        def test_default(devkit_runtime):
+            assert devkit_runtime == 'thread'
+        """
+    )
+    result = project.runpytest_subprocess("-v", "--devkit-runtime=thread", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, deselected=1)
+
+
+def test_unknown_runtime_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makepyfile(test_x="def test_x(devkit_runtime):\n    pass\n")
+    result = project.runpytest_subprocess("--devkit-runtime=cloud", "-p", "no:cacheprovider")
+    result.stderr.fnmatch_lines(["*unknown runtime(s)*cloud*choose from*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_a_flow_left_running_is_closed_and_reported(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_leak="""
+        import threading
+        from executors import Upper
+
+        def test_forgets_to_close(flow_factory):
+            flow_factory().add(uses=Upper).start()
+
+        def test_leaks_a_thread(devkit_harness):
+            threading.Thread(target=threading.Event().wait, args=(3,), name='devkit-stray', daemon=True).start()
+        """
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)  # the leaking test passes its call, fails its teardown
+    result.stdout.fnmatch_lines(["*devkit: the test left behind: thread 'devkit-stray'*"])
+
+
+def test_deployment_and_client_factories(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_dep="""
+        from docarray import DocList
+        from executors import TextDoc, Upper
+
+        def test_post(deployment_factory, client_factory):
+            with deployment_factory(Upper, replicas=2) as dep:
+                client = client_factory(dep)
+                docs = client.post('/', [TextDoc(text='a'), TextDoc(text='b')], return_type=DocList[TextDoc])
+            assert docs.text == ['A', 'B']
+        """
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
