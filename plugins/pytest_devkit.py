@@ -64,7 +64,9 @@ def _selected(config: pytest.Config) -> list[str] | None:
     names = [name.strip() for name in option.split(",") if name.strip()]
     unknown = [name for name in names if name not in RUNTIMES]
     if unknown:
-        raise pytest.UsageError(f"--devkit-runtime: unknown runtime(s) {unknown}; choose from {list(RUNTIMES)}")
+        raise pytest.UsageError(
+            f"--devkit-runtime: unknown runtime(s) {unknown}; choose from {list(RUNTIMES)}"
+        )
     return names
 
 
@@ -80,7 +82,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"choose from {list(RUNTIMES)}"
         )
     params = [
-        pytest.param(name, marks=[pytest.mark.process] if name == "process" else [], id=name) for name in wanted
+        pytest.param(name, marks=[pytest.mark.process] if name == "process" else [], id=name)
+        for name in wanted
     ]
     metafunc.parametrize("devkit_runtime", params, indirect=True)
 
