@@ -407,8 +407,9 @@ def _checker(command: PingCommand) -> tuple[str, Callable[[], str | None]]:
     )
 
 
-def ping(command: PingCommand, out: TextIO = sys.stdout) -> bool:
+def ping(command: PingCommand, out: TextIO | None = None) -> bool:
     """Check ``command.address`` up to ``attempts`` times; True once enough checks passed."""
+    out = out or sys.stdout
     shown, check = _checker(command)
     passed: list[float] = []
     for attempt in range(1, command.attempts + 1):
@@ -438,9 +439,21 @@ def ping(command: PingCommand, out: TextIO = sys.stdout) -> bool:
 
 
 # -- entry point ---------------------------------------------------------------------------
-def run(command: Command) -> int:
+def _prepare_to_serve(verbose: bool) -> None:
+    """Process-wide settings a server process needs; done only for the serving commands."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if os.getcwd() not in sys.path:
+        # `--uses module.Class` finds modules in the working directory, as `python -m` would;
+        # spawned children inherit sys.path, so the process runtime finds them too
+        sys.path.insert(0, os.getcwd())
+
+
+def run(command: Command, verbose: bool = False) -> int:
     if isinstance(command, PingCommand):
         return 0 if ping(command) else 1
+    _prepare_to_serve(verbose)
     if isinstance(command, ServeExecutorCommand):
         orchestrator = _executor_deployment(command)
     else:
@@ -461,16 +474,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``devkit ...``; returns the exit code (the console script passes it to ``sys.exit``)."""
     args = build_parser().parse_args(argv)
     verbose = bool(args.verbose)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(
-            0, os.getcwd()
-        )  # `--uses module.Class` finds modules next to you, as `python -m` would
     command = to_command(args)
     try:
-        return run(command)
+        return run(command, verbose)
     except KeyboardInterrupt:
         print("devkit: interrupted", file=sys.stderr)
         return 130
