@@ -208,7 +208,10 @@ class _Forwarder(grpc.GenericRpcHandler):
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         method: str = handler_call_details.method
 
-        def behavior(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
-            return self._link.forward(method, requests, context)
+        # grpc.aio needs an async generator function to serve a stream (a plain function
+        # returning an async generator is taken for a sync iterator)
+        async def behavior(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
+            async for response in self._link.forward(method, requests, context):
+                yield response
 
         return grpc.stream_stream_rpc_method_handler(behavior)
