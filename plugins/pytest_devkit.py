@@ -21,6 +21,7 @@ import pytest
 from devkit.client.client import Client
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
+from devkit.testing.faults import FakeNetwork
 from devkit.testing.harness import RUNTIMES, TestHarness
 from devkit.testing.leaks import leaked_since, snapshot
 
@@ -31,6 +32,7 @@ __all__ = [
     "devkit_runtime",
     "flow_factory",
     "free_port",
+    "network",
     "no_leaks",
 ]
 
@@ -157,3 +159,15 @@ def no_leaks() -> Iterator[None]:
     leaked = leaked_since(before)
     if leaked:
         pytest.fail("the test left running: " + ", ".join(leaked), pytrace=False)
+
+
+@pytest.fixture
+def network() -> Iterator[FakeNetwork]:
+    """A started :class:`~devkit.testing.faults.FakeNetwork` (seed 0), closed after the test.
+
+    Route a Flow or Deployment through it before starting it (``network.attach(flow)``),
+    then add faults to ``network.edge(source, target)``. Build ``FakeNetwork(seed=...)``
+    yourself for another seed.
+    """
+    with FakeNetwork(seed=0) as fake:
+        yield fake
