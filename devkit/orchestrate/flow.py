@@ -71,6 +71,7 @@ class Flow(Orchestrator):
         py_modules: str | Sequence[str] | None = None,
         extra_search_paths: Sequence[str] | None = None,
         quiet: bool = False,
+        strict_contracts: bool = False,
     ) -> None:
         super().__init__()
         self._executors: list[FlowExecutorSpec] = []
@@ -88,6 +89,7 @@ class Flow(Orchestrator):
         }
         self.name = name
         self.quiet = quiet
+        self.strict_contracts = strict_contracts  # refuse to start when Executors' schemas do not fit
         self._nodes: tuple[NodeSpec, ...] = ()
 
     @staticmethod
@@ -221,6 +223,10 @@ class Flow(Orchestrator):
 
     # -- running ---------------------------------------------------------------------------
     def _start(self) -> None:
+        if self.strict_contracts:
+            from devkit.testing.contracts import enforce_contracts
+
+            enforce_contracts(self)
         spec = self.spec
         ordered = spec.ordered()  # validates the topology before anything starts
         addresses = self._start_workers(ordered)
@@ -302,3 +308,29 @@ class Flow(Orchestrator):
         from devkit.spec.flow_yaml import save_flow_yaml
 
         save_flow_yaml(self, path)
+
+    # -- diagrams (devkit.plot) ------------------------------------------------------------
+    def plot(
+        self, output: str | os.PathLike[str] | None = None, *, annotations: Mapping[str, Any] | None = None
+    ) -> str:
+        """Draw the topology; write ``.svg``, ``.png`` or ``.mmd`` to ``output``; return the SVG.
+
+        ``annotations``: ``{executor name: devkit.plot.NodeAnnotation(...)}`` figures drawn on nodes.
+        """
+        from devkit.plot import plot_flow
+
+        return plot_flow(self, output, annotations=annotations)
+
+    def to_mermaid(self) -> str:
+        from devkit.plot import to_mermaid
+
+        return to_mermaid(self)
+
+    def _repr_svg_(self) -> str:
+        from devkit.plot import render_svg
+
+        return render_svg(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        text = f"<Flow {self.name!r}: {len(self._executors)} Executors>"
+        return {"image/svg+xml": self._repr_svg_(), "text/plain": text}
