@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
 __all__ = [
+    "CheckCommand",
     "FileCommand",
     "PingCommand",
     "ServeExecutorCommand",
@@ -82,7 +83,15 @@ class PingCommand:
     interval: float
 
 
-Command = ServeExecutorCommand | FileCommand | PingCommand
+@dataclass(frozen=True)
+class CheckCommand:
+    """``devkit check``: do a Flow's Executors fit together? Starts nothing."""
+
+    path: str
+    endpoints: tuple[str, ...] | None
+
+
+Command = ServeExecutorCommand | FileCommand | PingCommand | CheckCommand
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -204,6 +213,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="healthy checks needed for exit code 0 (default: 1)",
     )
     ping.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="pause between checks")
+
+    check = commands.add_parser(
+        "check",
+        parents=[verbose],
+        help="check that a Flow's Executor schemas fit together, without starting it",
+    )
+    check.add_argument("path", metavar="FLOW_YAML")
+    check.add_argument(
+        "--endpoints",
+        nargs="+",
+        metavar="ENDPOINT",
+        help="endpoints clients will call (default: all declared)",
+    )
     return parser
 
 
@@ -235,6 +257,8 @@ def to_command(args: argparse.Namespace) -> Command:
             min_successful=args.min_successful_attempts,
             interval=max(0.0, args.interval),
         )
+    if args.command == "check":
+        return CheckCommand(args.path, tuple(args.endpoints) if args.endpoints else None)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
@@ -299,10 +323,8 @@ def _jtype(path: str) -> str:
 
 
 def _load_flow(path: str, overrides: dict[str, Any]) -> Any:
-    try:
-        from devkit import Flow  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise RuntimeError("this devkit has no Flow yet; serve a Deployment instead") from None
+    from devkit.orchestrate.flow import Flow
+
     return Flow.load_config(path, **overrides)
 
 
@@ -453,6 +475,10 @@ def _prepare_to_serve(verbose: bool) -> None:
 def run(command: Command, verbose: bool = False) -> int:
     if isinstance(command, PingCommand):
         return 0 if ping(command) else 1
+    if isinstance(command, CheckCommand):
+        from devkit.testing.contracts import check_command
+
+        return check_command(command.path, command.endpoints)
     _prepare_to_serve(verbose)
     if isinstance(command, ServeExecutorCommand):
         orchestrator = _executor_deployment(command)

@@ -356,3 +356,8 @@ def test_version(tmp_path: Path) -> None:
     result = run_devkit("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == f"devkit {devkit_version()}"
+
+
+def test_check_reports_that_the_flow_fits(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(HERE / "flow.yml")]) == 0
+    assert "0 incompatibilities" in capsys.readouterr().out
