@@ -30,6 +30,7 @@ __all__ = [
     "CheckCommand",
     "FileCommand",
     "PingCommand",
+    "PlotCommand",
     "ServeExecutorCommand",
     "build_parser",
     "main",
@@ -91,7 +92,15 @@ class CheckCommand:
     endpoints: tuple[str, ...] | None
 
 
-Command = ServeExecutorCommand | FileCommand | PingCommand | CheckCommand
+@dataclass(frozen=True)
+class PlotCommand:
+    """``devkit plot``: draw a Flow's topology to an .svg, .png or .mmd file. Starts nothing."""
+
+    path: str
+    output: str
+
+
+Command = ServeExecutorCommand | FileCommand | PingCommand | CheckCommand | PlotCommand
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -226,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ENDPOINT",
         help="endpoints clients will call (default: all declared)",
     )
+
+    plot = commands.add_parser(
+        "plot", parents=[verbose], help="draw a Flow's topology to an .svg, .png or .mmd file"
+    )
+    plot.add_argument("path", metavar="FLOW_YAML")
+    plot.add_argument("output", metavar="OUTPUT", help="flow.svg, flow.png (needs cairosvg) or flow.mmd")
     return parser
 
 
@@ -259,6 +274,8 @@ def to_command(args: argparse.Namespace) -> Command:
         )
     if args.command == "check":
         return CheckCommand(args.path, tuple(args.endpoints) if args.endpoints else None)
+    if args.command == "plot":
+        return PlotCommand(args.path, args.output)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
@@ -479,6 +496,10 @@ def run(command: Command, verbose: bool = False) -> int:
         from devkit.testing.contracts import check_command
 
         return check_command(command.path, command.endpoints)
+    if isinstance(command, PlotCommand):
+        from devkit.plot import plot_command
+
+        return plot_command(command.path, command.output)
     _prepare_to_serve(verbose)
     if isinstance(command, ServeExecutorCommand):
         orchestrator = _executor_deployment(command)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import itertools
 import os
 import pathlib
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from devkit.errors import DevkitError
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowSpec
@@ -30,6 +31,7 @@ __all__ = [
     "NodeAnnotation",
     "condition_label",
     "layout",
+    "plot_command",
     "plot_flow",
     "render_svg",
     "to_mermaid",
@@ -477,3 +479,18 @@ def plot_flow(
     else:
         raise ValueError(f"cannot plot to {str(path)!r}: choose a .svg, .png or .mmd file name")
     return svg
+
+
+def plot_command(
+    path: str | os.PathLike[str], output: str | os.PathLike[str], out: TextIO | None = None
+) -> int:
+    """``devkit plot flow.yml flow.svg``: draw the Flow a YAML file describes; 0 on success.
+
+    Errors (bad YAML, unknown format, missing renderer) propagate; the CLI reports them.
+    """
+    from devkit.orchestrate.flow import Flow
+
+    flow = Flow.load_config(path)
+    plot_flow(flow, output)
+    print(f"wrote {output} ({len(flow.executor_names)} Executors)", file=out or sys.stdout)
+    return 0
