@@ -23,6 +23,7 @@ from devkit.client.inputs import batches, is_replayable
 from devkit.client.loop import LoopThread
 from devkit.client.response import Response
 from devkit.client.retry import RetryPolicy
+from devkit.errors import ServerUnavailableError
 from devkit.proto import jina_pb2
 from devkit.wire import doclist_class, exception_from_status, new_request
 
@@ -140,7 +141,7 @@ class AsyncClient:
         """Send the requests; yield each successful (or tolerated) response once."""
         doclist_type = _doclist_type(return_type)
         endpoint = on if on.startswith("/") else f"/{on}"
-        use_json = await self.transport.peer_is_devkit()
+        use_json = await self._peer_is_devkit(retry)
         order: dict[str, int] = {}
 
         async def requests() -> AsyncIterator[jina_pb2.DataRequestProto]:
@@ -176,6 +177,22 @@ class AsyncClient:
                 on_always(response)
             if error is None:
                 yield response
+
+    async def _peer_is_devkit(self, retry: RetryPolicy) -> bool:
+        """Ask the server whether it is devkit, retried like the request itself.
+
+        This is the first call a ``post`` makes, so it is the one that meets a server
+        that is not up yet; without retrying it, ``max_attempts`` would never apply.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self.transport.peer_is_devkit()
+            except ServerUnavailableError:
+                if attempt >= retry.max_attempts:
+                    raise
+                await asyncio.sleep(retry.delay(attempt))
 
     async def _send_stream(
         self,
