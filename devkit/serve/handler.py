@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pydantic
@@ -21,6 +20,7 @@ from google.protobuf import struct_pb2
 from devkit.executor.base import Executor
 from devkit.executor.endpoint import Endpoint
 from devkit.proto import jina_pb2
+from devkit.serve.sync_thread import SyncThread
 from devkit.wire import RESULTS_KEY, carries_json, error_status, parameters_of, read_docs, write_docs
 
 __all__ = ["ExecutorHandler"]
@@ -42,10 +42,10 @@ class ExecutorHandler:
         self.executor = executor
         self.name = str(executor.metas.name)
         self.display_name = display_name
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"devkit-{self.name}")
+        self._pool = SyncThread(f"devkit-{self.name}")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown()
         self.executor.close()
 
     # -- requests --------------------------------------------------------------------------
@@ -74,13 +74,16 @@ class ExecutorHandler:
         kwargs: dict[str, Any] = {}
         if endpoint.wants("parameters"):
             kwargs["parameters"] = self._parameters(response, endpoint)
-        if endpoint.wants("docs_matrix"):
-            kwargs["docs_matrix"] = [self._decode(r, endpoint, endpoint_name) for r in requests]
-        if endpoint.wants("docs_map"):
-            kwargs["docs_map"] = {
-                (r.routes[-1].executor if r.routes else str(i)): self._decode(r, endpoint, endpoint_name)
-                for i, r in enumerate(requests)
-            }
+        if endpoint.wants("docs_matrix") or endpoint.wants("docs_map"):
+            # Decode each request once; the first one's DocList *is* ``docs`` (as in jina).
+            matrix = [docs, *(self._decode(r, endpoint, endpoint_name) for r in requests[1:])]
+            if endpoint.wants("docs_matrix"):
+                kwargs["docs_matrix"] = matrix
+            if endpoint.wants("docs_map"):
+                kwargs["docs_map"] = {
+                    (r.routes[-1].executor if r.routes else str(i)): decoded
+                    for i, (r, decoded) in enumerate(zip(requests, matrix, strict=True))
+                }
         if endpoint.wants("tracing_context"):
             kwargs["tracing_context"] = None
         if endpoint.wants("exec_endpoint") and "exec_endpoint" in endpoint.accepts:
@@ -120,8 +123,7 @@ class ExecutorHandler:
     async def _call(self, endpoint: Endpoint, kwargs: dict[str, Any]) -> Any:
         if endpoint.is_async:
             return await endpoint.fn(self.executor, **kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: endpoint.fn(self.executor, **kwargs))
+        return await self._pool.run(lambda: endpoint.fn(self.executor, **kwargs))
 
     async def _call_per_doc(
         self, endpoint: Endpoint, docs: DocList[Any], kwargs: dict[str, Any]
@@ -134,9 +136,8 @@ class ExecutorHandler:
         if endpoint.is_async:
             returned = await asyncio.gather(*(endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs))
         else:
-            loop = asyncio.get_running_loop()
-            returned = await loop.run_in_executor(
-                self._pool, lambda: [endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs]
+            returned = await self._pool.run(
+                lambda: [endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs]
             )
         out: list[BaseDoc] = []
         results: dict[str, Any] | None = None
