@@ -21,9 +21,7 @@ import numpy as np
 from docarray import BaseDoc, DocList
 from docarray.base_doc import AnyDoc
 from docarray.typing.tensor.abstract_tensor import AbstractTensor
-from pydantic import GetCoreSchemaHandler
 from pydantic.fields import FieldInfo
-from pydantic_core import core_schema
 
 __all__ = [
     "FieldProblem",
@@ -31,6 +29,8 @@ __all__ = [
     "TensorDtype",
     "TypeInfo",
     "compare_schemas",
+    "doclist_item",
+    "dtype_problems",
     "field_path_exists",
     "is_untyped",
     "type_info",
@@ -43,10 +43,11 @@ _MAX_DEPTH = 8
 
 @dataclass(frozen=True)
 class TensorDtype:
-    """Declares (and checks on validation) the dtype of a tensor field.
+    """Declares the dtype of a tensor field: ``Annotated[NdArray[128], TensorDtype("float32")]``.
 
-    ``embedding: Annotated[NdArray[128], TensorDtype("float32")]``: documents whose tensor
-    has another dtype fail validation, and contract checks compare the declared dtypes.
+    A declaration only: pydantic does not enforce it (a validator here would make docarray's
+    ``json_encoders`` emit a deprecation warning for every such field). Contract checks compare
+    declared dtypes, and :func:`dtype_problems` checks documents, as ``fuzz_endpoint`` does.
     """
 
     dtype: str
@@ -54,16 +55,24 @@ class TensorDtype:
     def __post_init__(self) -> None:
         object.__setattr__(self, "dtype", str(np.dtype(self.dtype)))
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
-
-    def _check(self, value: Any) -> Any:
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` does not have the declared dtype, or None."""
         dtype = getattr(value, "dtype", None)
         if dtype is not None and str(dtype) != self.dtype:
-            raise ValueError(f"expected a tensor of dtype {self.dtype}, got {dtype}")
-        return value
+            return f"expected a tensor of dtype {self.dtype}, got {dtype}"
+        return None
+
+
+def dtype_problems(doc: BaseDoc) -> list[str]:
+    """Top-level tensor fields of ``doc`` whose dtype differs from their :class:`TensorDtype`."""
+    problems = []
+    for name, info in type(doc).model_fields.items():
+        marker = next((m for m in info.metadata if isinstance(m, TensorDtype)), None)
+        value = getattr(doc, name, None)
+        problem = marker.problem(value) if marker is not None and value is not None else None
+        if problem:
+            problems.append(f"{name}: {problem}")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -113,9 +122,14 @@ def _is_doc(value: Any) -> bool:
     return isinstance(value, type) and issubclass(value, BaseDoc)
 
 
-def _doclist_item(value: Any) -> Any:
+def doclist_item(value: Any) -> Any:
+    """``X`` of ``DocList[X]``, which may be a class or a typing alias (in field annotations)."""
     if isinstance(value, type) and issubclass(value, DocList):
         return getattr(value, "doc_type", None)
+    origin = typing.get_origin(value)
+    if isinstance(origin, type) and issubclass(origin, DocList):
+        args = typing.get_args(value)
+        return args[0] if args else None
     return None
 
 
@@ -140,7 +154,7 @@ def _shape(value: type) -> tuple[Any, ...] | None:
 
 def _describe(value: Any) -> str:
     if isinstance(value, type):
-        item = _doclist_item(value)
+        item = doclist_item(value)
         return f"DocList[{item.__name__}]" if item is not None else value.__name__
     return repr(value).replace("typing.", "")
 
@@ -196,7 +210,7 @@ def _compare_types(have: TypeInfo, want: TypeInfo, where: str, depth: int) -> li
         return []
     if _is_doc(produced) and _is_doc(expected):
         return compare_schemas(produced, expected, where, depth + 1)
-    produced_item, expected_item = _doclist_item(produced), _doclist_item(expected)
+    produced_item, expected_item = doclist_item(produced), doclist_item(expected)
     if produced_item is not None and expected_item is not None:
         return compare_schemas(produced_item, expected_item, f"{where}[]", depth + 1)
     if _is_tensor(produced) and _is_tensor(expected):
@@ -368,7 +382,7 @@ def field_path_exists(schema: type[BaseDoc], path: str) -> bool:
         if part.isdigit():
             continue  # an index into a list
         base = type_info(current).base
-        item = _doclist_item(base)
+        item = doclist_item(base)
         if item is not None:
             base = item
         while typing.get_origin(base) in (list, tuple, typing.Sequence):

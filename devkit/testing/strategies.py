@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from devkit.testing.contracts_schema import is_untyped, type_info
+from devkit.testing.contracts_schema import doclist_item, dtype_problems, is_untyped, type_info
 
 if TYPE_CHECKING:
     from devkit.orchestrate.base import Orchestrator
@@ -94,6 +94,8 @@ def _strategy_for_base(base: Any, depth: int, dtype: str | None) -> st.SearchStr
         simple = _simple(base, depth, dtype)
         if simple is not None:
             return simple
+    if doclist_item(base) is not None:  # DocList[X] as a typing alias
+        return _doclists_of(base, depth)
     origin, args = typing.get_origin(base), typing.get_args(base)
     if origin in (list, tuple, set, frozenset, typing.Sequence, typing.AbstractSet):
         if origin is tuple and args and args[-1] is not Ellipsis:
@@ -112,6 +114,12 @@ def _strategy_for_base(base: Any, depth: int, dtype: str | None) -> st.SearchStr
     raise TypeError(f"no Hypothesis strategy for {base!r}; pass overrides={{field name: strategy}}")
 
 
+def _doclists_of(annotation: Any, depth: int) -> st.SearchStrategy[Any]:
+    item = doclist_item(annotation) or AnyDoc
+    size = 0 if depth >= _NESTING else 3
+    return st.lists(docs_strategy(item, _depth=depth + 1), max_size=size).map(DocList[item])  # type: ignore[valid-type]
+
+
 def _simple(base: type, depth: int, dtype: str | None) -> st.SearchStrategy[Any] | None:
     if issubclass(base, bool):
         return st.booleans()
@@ -128,9 +136,7 @@ def _simple(base: type, depth: int, dtype: str | None) -> st.SearchStrategy[Any]
     if issubclass(base, AbstractTensor):
         return _tensor(base, dtype)
     if issubclass(base, DocList):
-        item = getattr(base, "doc_type", AnyDoc)
-        size = 0 if depth >= _NESTING else 3
-        return st.lists(docs_strategy(item, _depth=depth + 1), max_size=size).map(DocList[item])  # type: ignore[valid-type]
+        return _doclists_of(base, depth)
     if issubclass(base, BaseDoc):
         return docs_strategy(base, _depth=depth + 1)
     return None
@@ -294,5 +300,11 @@ def _post_and_validate(
         raise AssertionError(
             f"{where}: the response does not honour the declared response schema {schema.__name__}: {exc}"
         ) from None
+    problems = [f"document {i}: {text}" for i, doc in enumerate(received) for text in dtype_problems(doc)]
+    if problems:
+        raise AssertionError(
+            f"{where}: the response does not honour the declared response schema {schema.__name__}: "
+            + "; ".join(problems)
+        )
     if check is not None:
         check(docs, received)
