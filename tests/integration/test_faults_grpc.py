@@ -8,7 +8,7 @@ import grpc
 import pytest
 from docarray import BaseDoc, DocList
 
-from devkit import Executor, requests
+from devkit import Executor, Flow, requests
 from devkit.errors import ExecutorError
 from devkit.testing.faults import FakeNetwork, LayerError, Schedule
 
@@ -107,8 +107,6 @@ def test_fail_every_kth_request(network, flow_factory):
 
 def _random_failures(seed: int) -> list[bool]:
     with FakeNetwork(seed=seed) as network:
-        from devkit import Flow
-
         flow = network.attach(Flow(quiet=True).add(uses=Stamp, name="encoder"))
         network.edge("gateway", "encoder", layer="grpc").fail("INTERNAL", when=Schedule.random(0.5))
         with flow:
@@ -119,7 +117,7 @@ def test_random_schedule_is_the_same_for_the_same_seed():
     first, again, other = _random_failures(7), _random_failures(7), _random_failures(8)
     assert first == again
     assert 0 < first.count(False) < 12  # the seed fails some requests, not all
-    assert other != first  # seeds 7 and 8 draw differently (checked once: stable by construction)
+    assert other != first  # seeds 7 and 8 draw differently (fixed seeds: this cannot flake)
 
 
 def test_fail_where_documents_match_a_query(network, flow_factory):
@@ -141,8 +139,8 @@ def test_schedule_at_with_latency_on_a_grpc_edge(network, flow_factory):
         edge.latency(0.05, when=Schedule.at(2))
         edge.fail("UNAVAILABLE", when=Schedule.at(3), details="scheduled outage")
         outcomes = _outcomes(flow, 4)
-    # request 3 fails on all 3 attempts of the gateway? No: the retry is request 4 for the
-    # schedule, so the gateway's retry succeeds and the client never sees the failure
+    # the gateway's retry of request 3 is request 4 for the schedule: it goes through,
+    # so the client never sees the scheduled failure
     assert outcomes == [True, True, True, True]
     assert edge.stats.faults == {"latency": 1, "fail": 1}
     assert edge.stats.requests == 5  # 4 requests + 1 retry
