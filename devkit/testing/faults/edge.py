@@ -141,6 +141,11 @@ class EdgeHandle:
     ) -> Fault:
         """Delay by ``latency`` ± ``jitter`` seconds (seeded): TCP chunks (default: answers
         only, ``direction='both'`` for both ways) or, on a gRPC edge, data requests picked by ``when``."""
+        if when is not None and self.layer != "grpc":
+            raise LayerError(
+                f"latency(when=...) counts requests, which only a gRPC edge sees; edge {self.selector} is "
+                f"{self.layer!r}: declare it with network.edge(..., layer='grpc') or drop when="
+            )
         return self.add(Latency(latency, jitter, direction=direction, times=times, when=when))
 
     def bandwidth(self, rate: float, *, direction: Direction | None = None) -> Fault:
