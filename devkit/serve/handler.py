@@ -74,7 +74,9 @@ class ExecutorHandler:
         kwargs: dict[str, Any] = {}
         if endpoint.wants("parameters"):
             kwargs["parameters"] = self._parameters(response, endpoint)
-        if endpoint.wants("docs_matrix") or endpoint.wants("docs_map"):
+        if len(requests) == 1:  # reduced upstream (no_reduce=False): both are None, as the docs say
+            kwargs.update({name: None for name in ("docs_matrix", "docs_map") if endpoint.wants(name)})
+        elif endpoint.wants("docs_matrix") or endpoint.wants("docs_map"):
             # Decode each request once; the first one's DocList *is* ``docs`` (as in jina).
             matrix = [docs, *(self._decode(r, endpoint, endpoint_name) for r in requests[1:])]
             if endpoint.wants("docs_matrix"):
