@@ -1,9 +1,13 @@
 """Replicas, shards and external Executors inside a Flow (SCALE-1, SCALE-5, SCALE-6)."""
 
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
 import pytest
 from docarray import BaseDoc, DocList
 
 from devkit import ConfigError, Deployment, Executor, Flow, requests
+from devkit.proto import jina_pb2
 
 
 class TextDoc(BaseDoc):
@@ -107,3 +111,38 @@ def test_external_executor_in_the_middle_of_a_flow(external):
 def test_external_without_a_port_is_a_config_error():
     with pytest.raises(ConfigError, match="port"):
         Flow().add(host="127.0.0.1", external=True)
+
+
+@pytest.fixture
+def recording_executor():
+    """A bare gRPC server speaking the Executor side of the jina protocol; records call metadata."""
+    seen: list[dict[str, str]] = []
+
+    def process_single_data(request: jina_pb2.DataRequestProto, context: grpc.ServicerContext):
+        seen.append(dict(context.invocation_metadata()))
+        return request
+
+    handler = grpc.method_handlers_generic_handler(
+        "jina.JinaSingleDataRequestRPC",
+        {
+            "process_single_data": grpc.unary_unary_rpc_method_handler(
+                process_single_data,
+                request_deserializer=jina_pb2.DataRequestProto.FromString,
+                response_serializer=jina_pb2.DataRequestProto.SerializeToString,
+            )
+        },
+    )
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield port, seen
+    server.stop(grace=None).wait()
+
+
+def test_grpc_metadata_is_sent_with_every_call_to_an_external_executor(recording_executor):
+    port, seen = recording_executor
+    flow = Flow(quiet=True).add(host=f"127.0.0.1:{port}", external=True, grpc_metadata={"authorization": "token-1"})
+    with flow:
+        assert flow.post("/", TextDoc(text="x"), return_type=DocList[TextDoc]).text == ["x"]
+    assert seen and all(call.get("authorization") == "token-1" for call in seen)
