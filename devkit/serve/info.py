@@ -14,7 +14,7 @@ __all__ = ["DEVKIT_KEY", "KNOWN_ENV_VARS", "devkit_version", "info_proto", "is_d
 DEVKIT_KEY = "devkit"
 
 #: Environment variables devkit reads; listed by `_status` and the CLI.
-KNOWN_ENV_VARS = ("DEVKIT_LOG_LEVEL", "DEVKIT_DEFAULT_RUNTIME", "DEVKIT_BASE_IMAGE")
+KNOWN_ENV_VARS = ("DEVKIT_START_METHOD",)
 
 
 def devkit_version() -> str:
