@@ -11,6 +11,7 @@ example when a response does not honour the declared response schema.
 from __future__ import annotations
 
 import enum
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -156,13 +157,15 @@ def docs_strategy(
     if is_untyped(schema):
         return st.builds(AnyDoc)
     overrides = dict(overrides or {})
-    required: dict[str, st.SearchStrategy[Any]] = {}
-    optional: dict[str, st.SearchStrategy[Any]] = {}
+    unknown = sorted(set(overrides) - set(schema.model_fields))
+    if unknown:
+        raise ValueError(f"overrides name {unknown}, which are not fields of {schema.__name__}")
+    fields: dict[str, st.SearchStrategy[Any]] = {}
     for name, field in schema.model_fields.items():
         if name == "id":
             continue
         if name in overrides:
-            strategy = overrides.pop(name)
+            strategy = overrides[name]
         else:
             try:
                 strategy = strategy_for(
@@ -172,10 +175,10 @@ def docs_strategy(
                 if not field.is_required():
                     continue  # leave it at its default
                 raise TypeError(f"{schema.__name__}.{name}: {exc}") from None
-        (required if field.is_required() else optional)[name] = strategy
-    if overrides:
-        raise ValueError(f"overrides name {sorted(overrides)}, which are not fields of {schema.__name__}")
-    return st.fixed_dictionaries(required, optional=optional).map(lambda values: schema(**values))
+        if not field.is_required():  # the default now and then, so shrinking can reach it
+            strategy = st.builds(functools.partial(field.get_default, call_default_factory=True)) | strategy
+        fields[name] = strategy
+    return st.builds(schema, **fields)  # shrunk examples then read ``Query(text='')``
 
 
 def doclists(
