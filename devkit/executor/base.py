@@ -17,7 +17,7 @@ __all__ = ["Executor"]
 _DEFAULT_WORKSPACE = pathlib.Path("~/.cache/devkit").expanduser()
 
 
-def _class_bindings(cls: type) -> dict[str, tuple[str, Any]]:
+def _class_bindings(cls: type) -> dict[str, Any]:
     """``{method name: (function, binding)}`` for every decorated method, subclasses winning."""
     found: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):

@@ -156,7 +156,7 @@ class Flow(Orchestrator):
             replicas=replicas,
             shards=shards,
             polling=parse_polling(polling),
-            runtime=runtime or defaults["runtime"],
+            runtime=runtime or defaults["runtime"],  # type: ignore[arg-type]  # validated by the spec
             timeout_ready=ms_to_seconds(timeout_ready if timeout_ready is not None else defaults["timeout_ready"]),
             timeout_send=ms_to_seconds(timeout_send if timeout_send is not None else defaults["timeout_send"]),
             retries=retries if retries is not None else defaults["retries"],

@@ -79,8 +79,9 @@ class ReplicaSet:
     async def send(self, requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.DataRequestProto:
         """Send one request (or several, merged by the Executor) and return the response."""
         last: grpc.aio.AioRpcError | None = None
+        first = next(self._next)  # retries walk on from here, so a retry never repeats a replica early
         for attempt in range(self._attempts):
-            replica = self._replicas[next(self._next)]
+            replica = self._replicas[(first + attempt) % len(self._replicas)]
             try:
                 if len(requests) == 1:
                     return await replica.single(requests[0], timeout=self._timeout, metadata=self._metadata)
@@ -91,7 +92,8 @@ class ReplicaSet:
                 if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise ExecutorUnavailableError(
                         self.executor,
-                        f"no answer from {replica.address} within timeout_send={self._timeout:g} s",
+                        f"no answer from {replica.address} "
+                        + (f"within timeout_send={self._timeout:g} s" if self._timeout else "before the deadline"),
                         exc.code(),
                     ) from exc
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:

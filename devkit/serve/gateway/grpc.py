@@ -25,13 +25,13 @@ class GatewayServicer:
         self._limit = asyncio.Semaphore(prefetch) if prefetch > 0 else None
 
     def register(self, server: grpc.aio.Server) -> list[str]:
-        jina_pb2_grpc.add_JinaRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaDataRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaSingleDocumentRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
+        jina_pb2_grpc.add_JinaRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaDataRequestRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaSingleDocumentRequestRPCServicer_to_server(self, server)
         return [service.full_name for service in jina_pb2.DESCRIPTOR.services_by_name.values()]
 
     async def _process(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
