@@ -2,7 +2,6 @@
 
 import asyncio
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -84,9 +83,9 @@ def concurrency():
 
 # -- ERR-1 / ERR-2: Executor errors ---------------------------------------------------------
 def test_an_executor_exception_reaches_the_client_naming_the_executor():
-    with Flow(quiet=True).add(name="first").add(uses=Boom, name="exploder") as f:
-        with pytest.raises(ExecutorError) as info:
-            f.post("/boom", TextDoc(), return_type=DocList[TextDoc])
+    flow = Flow(quiet=True).add(name="first").add(uses=Boom, name="exploder")
+    with flow as f, pytest.raises(ExecutorError) as info:
+        f.post("/boom", TextDoc(), return_type=DocList[TextDoc])
     assert info.value.executor == "exploder"
     assert info.value.name == "NotImplementedError"
     assert "No time for it" in str(info.value)
@@ -116,17 +115,18 @@ def test_an_error_in_one_branch_fails_the_request_and_names_that_branch():
 def test_an_executor_that_fails_to_load_fails_the_start_and_leaves_nothing_running():
     before = snapshot()
     flow = Flow(quiet=True).add(name="fine").add(uses=FailsToLoad, name="broken")
-    with pytest.raises(RuntimeFailToStart, match="cannot load my model"):
-        with flow:
-            pass
+    with pytest.raises(RuntimeFailToStart, match="cannot load my model"), flow:
+        pass
     assert leaked_since(before) == []
 
 
 # -- ERR-4: timeout_send --------------------------------------------------------------------
 def test_timeout_send_fails_the_request_naming_the_slow_executor():
-    with Flow(quiet=True, timeout_send=200).add(uses=Slow, name="sloth") as f:
-        with pytest.raises(DevkitError) as info:
-            f.post("/", TextDoc())
+    with (
+        Flow(quiet=True, timeout_send=200).add(uses=Slow, name="sloth") as f,
+        pytest.raises(DevkitError) as info,
+    ):
+        f.post("/", TextDoc())
     message = str(info.value)
     assert "'sloth'" in message and "timeout_send" in message
 

@@ -58,7 +58,9 @@ def test_response_does_not_wait_for_a_floating_executor_but_close_does(tmp_path)
         )
     )
     with f:
-        response = f.post(on="/endpoint", inputs=DocList[TextDoc]([TextDoc(), TextDoc()]), return_type=DocList[TextDoc])
+        response = f.post(
+            on="/endpoint", inputs=DocList[TextDoc]([TextDoc(), TextDoc()]), return_type=DocList[TextDoc]
+        )
         assert response.text == ["Hello World", "Hello World"]
         assert not marker.exists()  # the floating Executor is still sleeping
     # leaving `with` waited for the floating Executor to finish the request it was sent
@@ -69,7 +71,9 @@ def test_floating_output_never_reaches_the_client(tmp_path):
     f = (
         Flow(quiet=True)
         .add(name="executor0", uses=FastChangingExecutor)
-        .add(name="float", uses=SlowChangingExecutor, uses_with={"marker": str(tmp_path / "m")}, floating=True)
+        .add(
+            name="float", uses=SlowChangingExecutor, uses_with={"marker": str(tmp_path / "m")}, floating=True
+        )
     )
     assert needs_of(f)["float"] == ("executor0",)
     with f:

@@ -87,10 +87,9 @@ def test_is_flow_ready_is_true_inside_with_and_false_after():
 @pytest.mark.usefixtures("no_leaks")
 def test_an_exception_inside_with_closes_the_flow_and_propagates():
     flow = Flow(quiet=True).add(uses=Pid)
-    with pytest.raises(KeyError, match="boom"):
-        with flow:
-            ports = all_ports(flow)
-            raise KeyError("boom")
+    with pytest.raises(KeyError, match="boom"), flow:
+        ports = all_ports(flow)
+        raise KeyError("boom")
     assert all(refused(port) for port in ports)
 
 

@@ -27,7 +27,7 @@ class MergeExec(Executor):
     @requests
     def foo(self, docs: DocList[MyDoc], docs_matrix, **kwargs) -> DocList[MyDoc]:
         documents_to_return = DocList[MyDoc]()
-        for doc1, doc2 in zip(*docs_matrix):
+        for doc1, doc2 in zip(*docs_matrix, strict=True):
             documents_to_return.append(MyDoc(text=f'Document merging from "{doc1.text}" and "{doc2.text}"'))
         return documents_to_return
 
@@ -35,7 +35,9 @@ class MergeExec(Executor):
 class MapMerge(Executor):
     @requests
     def foo(self, docs: DocList[MyDoc], docs_map, **kwargs) -> DocList[MyDoc]:
-        return DocList[MyDoc]([MyDoc(text=f"{name}:{','.join(d.text for d in got)}") for name, got in sorted(docs_map.items())])
+        return DocList[MyDoc](
+            [MyDoc(text=f"{name}:{','.join(d.text for d in got)}") for name, got in sorted(docs_map.items())]
+        )
 
 
 class Inspect(Executor):
@@ -69,7 +71,10 @@ def test_no_reduce_docs_matrix_example_output_is_exact():
     )
     with f:
         returned_docs = f.post(on="/", inputs=MyDoc(), return_type=DocList[MyDoc])
-    assert f"Resulting documents {returned_docs[0].text}" == 'Resulting documents Document merging from "Exec1" and "Exec2"'
+    assert (
+        f"Resulting documents {returned_docs[0].text}"
+        == 'Resulting documents Document merging from "Exec1" and "Exec2"'
+    )
 
 
 def test_docs_matrix_follows_the_order_of_needs():
@@ -80,7 +85,9 @@ def test_docs_matrix_follows_the_order_of_needs():
         .add(uses=MergeExec, needs=["exec2", "exec1"], no_reduce=True)
     )
     with f:
-        assert f.post("/", MyDoc(), return_type=DocList[MyDoc]).text == ['Document merging from "Exec2" and "Exec1"']
+        assert f.post("/", MyDoc(), return_type=DocList[MyDoc]).text == [
+            'Document merging from "Exec2" and "Exec1"'
+        ]
 
 
 def test_docs_map_is_keyed_by_upstream_executor_name():

@@ -52,14 +52,18 @@ class OnlyIndex(Executor):
 
 
 def foo_bar_flow() -> Flow:
-    return Flow(quiet=True).add(uses=FooExecutor, name="fooExecutor").add(uses=BarExecutor, name="barExecutor")
+    return (
+        Flow(quiet=True).add(uses=FooExecutor, name="fooExecutor").add(uses=BarExecutor, name="barExecutor")
+    )
 
 
 # -- CLIENT-19 / CLIENT-23: target_executor -------------------------------------------------
 def test_target_executor_example_output_is_exact():
     with foo_bar_flow() as f:
         client = Client(port=f.port)
-        docs = client.post(on="/", inputs=TextDoc(text=""), target_executor="bar*", return_type=DocList[TextDoc])
+        docs = client.post(
+            on="/", inputs=TextDoc(text=""), target_executor="bar*", return_type=DocList[TextDoc]
+        )
         client.close()
     assert docs.text == ["bar was here and got 1 document"]
 
@@ -93,10 +97,17 @@ def test_executor_specific_parameters_reach_only_their_executor():
 
 
 def test_plain_parameters_reach_every_executor_and_results_of_each_are_kept():
-    flow = Flow(quiet=True).add(name="a", uses=EchoParameters).add(name="b", uses=EchoParameters, needs="gateway")
+    flow = (
+        Flow(quiet=True)
+        .add(name="a", uses=EchoParameters)
+        .add(name="b", uses=EchoParameters, needs="gateway")
+    )
     with flow.needs_all(name="join") as f:
         (response,) = f.post("/", parameters={"hello": "world", "a__only": 1}, return_responses=True)
-    assert response.parameters["__results__"] == {"a/rep-0": {"hello": "world", "only": 1}, "b/rep-0": {"hello": "world"}}
+    assert response.parameters["__results__"] == {
+        "a/rep-0": {"hello": "world", "only": 1},
+        "b/rep-0": {"hello": "world"},
+    }
     assert response.parameters["hello"] == "world"
 
 

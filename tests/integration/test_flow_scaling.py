@@ -18,7 +18,9 @@ class WhoAmI(Executor):
     @requests
     def who(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
         for doc in docs:
-            doc.text += f"{self.metas.name}:shard-{self.runtime_args.shard_id}/rep-{self.runtime_args.replica_id};"
+            doc.text += (
+                f"{self.metas.name}:shard-{self.runtime_args.shard_id}/rep-{self.runtime_args.replica_id};"
+            )
 
     @requests(on="/search")
     def search(self, **kwargs):
@@ -55,7 +57,10 @@ def test_shards_with_polling_all_answer_every_request_and_results_merge():
     with flow as f:
         (response,) = f.post("/search", TextDoc(), return_responses=True)
         any_texts = {f.post("/", TextDoc(), return_type=DocList[TextDoc]).text[0] for _ in range(4)}
-    assert response.parameters["__results__"] == {"indexer-0/rep-0": {"shard": 0}, "indexer-1/rep-0": {"shard": 1}}
+    assert response.parameters["__results__"] == {
+        "indexer-0/rep-0": {"shard": 0},
+        "indexer-1/rep-0": {"shard": 1},
+    }
     assert any_texts == {"indexer:shard-0/rep-0;", "indexer:shard-1/rep-0;"}
 
 
@@ -88,7 +93,10 @@ def test_external_executor_is_used_and_survives_the_flow(external, form):
 
 
 def test_external_replicas_from_host_and_port_lists():
-    with Deployment(uses=WhoAmI, name="one", quiet=True) as one, Deployment(uses=WhoAmI, name="two", quiet=True) as two:
+    with (
+        Deployment(uses=WhoAmI, name="one", quiet=True) as one,
+        Deployment(uses=WhoAmI, name="two", quiet=True) as two,
+    ):
         flow = Flow(quiet=True).add(host=["127.0.0.1", "127.0.0.1"], port=[one.port, two.port], external=True)
         with flow:
             texts = {flow.post("/", TextDoc(), return_type=DocList[TextDoc]).text[0] for _ in range(4)}
@@ -142,7 +150,9 @@ def recording_executor():
 
 def test_grpc_metadata_is_sent_with_every_call_to_an_external_executor(recording_executor):
     port, seen = recording_executor
-    flow = Flow(quiet=True).add(host=f"127.0.0.1:{port}", external=True, grpc_metadata={"authorization": "token-1"})
+    flow = Flow(quiet=True).add(
+        host=f"127.0.0.1:{port}", external=True, grpc_metadata={"authorization": "token-1"}
+    )
     with flow:
         assert flow.post("/", TextDoc(text="x"), return_type=DocList[TextDoc]).text == ["x"]
     assert seen and all(call.get("authorization") == "token-1" for call in seen)

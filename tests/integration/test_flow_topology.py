@@ -202,9 +202,13 @@ def test_add_without_uses_passes_documents_through():
 def test_changes_in_place_and_returned_doclists_both_propagate_downstream():
     f = Flow(quiet=True).add(uses=ProcessDocuments).add(uses=PrintDocuments)
     with f:
-        first = f.post("/change_in_place", DocList[TextDoc]([TextDoc(text="request1")]), return_type=DocList[TextDoc])
+        first = f.post(
+            "/change_in_place", DocList[TextDoc]([TextDoc(text="request1")]), return_type=DocList[TextDoc]
+        )
         second = f.post(
-            "/return_different_docarray", DocList[TextDoc]([TextDoc(text="request2")]), return_type=DocList[TextDoc]
+            "/return_different_docarray",
+            DocList[TextDoc]([TextDoc(text="request2")]),
+            return_type=DocList[TextDoc],
         )
     assert first.text == ['PrintExecutor: received document with text: "I changed the executor in place"']
     assert second.text == ['PrintExecutor: received document with text: "I returned a different Document"']
@@ -212,7 +216,11 @@ def test_changes_in_place_and_returned_doclists_both_propagate_downstream():
 
 # -- FLOW-12: schemas are checked at start ---------------------------------------------------
 def test_chained_schemas_that_fit_start_and_serve():
-    flow = Flow(quiet=True).add(uses=TextEmbeddingExecutor, name="embed").add(uses=ProcessEmbedding, name="process")
+    flow = (
+        Flow(quiet=True)
+        .add(uses=TextEmbeddingExecutor, name="embed")
+        .add(uses=ProcessEmbedding, name="process")
+    )
     with flow:
         assert flow.post("/foo", SimpleStrDoc(text="a"), return_type=DocList[TextWithEmbedding]).text == [
             "embedding of length 3"
@@ -221,10 +229,11 @@ def test_chained_schemas_that_fit_start_and_serve():
 
 def test_chained_schemas_that_do_not_fit_fail_to_start_naming_both_executors():
     before = snapshot()
-    flow = Flow(quiet=True).add(uses=TextEmbeddingExecutor, name="embed").add(uses=ProcessText, name="process")
-    with pytest.raises(RuntimeFailToStart) as info:
-        with flow:
-            pass
+    flow = (
+        Flow(quiet=True).add(uses=TextEmbeddingExecutor, name="embed").add(uses=ProcessText, name="process")
+    )
+    with pytest.raises(RuntimeFailToStart) as info, flow:
+        pass
     message = str(info.value)
     assert "'embed'" in message and "'process'" in message and "TextWithEmbedding" in message
     assert leaked_since(before) == []
@@ -252,7 +261,7 @@ def test_invalid_topologies_are_rejected_before_anything_starts(build, expected)
 
 def test_a_cycle_error_names_the_executors_on_the_cycle():
     flow = Flow().add(name="a").add(name="b", needs=["a", "c"]).add(name="c", needs="b")
-    with pytest.raises(ConfigError, match="b -> c -> b|c -> b -> c"):
+    with pytest.raises(ConfigError, match=r"b -> c -> b|c -> b -> c"):
         flow.spec.ordered()
 
 

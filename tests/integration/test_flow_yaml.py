@@ -7,7 +7,7 @@ from docarray import BaseDoc, DocList
 
 from devkit import ConfigError, Executor, Flow, requests
 
-EXECUTOR_PY = '''
+EXECUTOR_PY = """
 from docarray import BaseDoc, DocList
 from devkit import Executor, requests
 
@@ -40,7 +40,7 @@ class Suffix(Executor):
     def add(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
         for d in docs:
             d.text += self.suffix
-'''
+"""
 
 
 class TextDoc(BaseDoc):
@@ -111,7 +111,9 @@ def test_empty_flow_yaml_is_just_a_gateway(project):
 
 def test_named_executors_without_uses(project):
     flow = Flow.load_config(
-        project.write("flow.yml", "jtype: Flow\nexecutors:\n  - name: myVeryFirstExecutor\n  - name: secondIsBest\n")
+        project.write(
+            "flow.yml", "jtype: Flow\nexecutors:\n  - name: myVeryFirstExecutor\n  - name: secondIsBest\n"
+        )
     )
     assert flow.executor_names == ["myVeryFirstExecutor", "secondIsBest"]
 
@@ -149,7 +151,9 @@ def test_with_gateway_and_inline_uses(project):
 
 def test_relative_py_modules_resolve_against_the_yaml_file(project, monkeypatch, tmp_path_factory):
     project.write("sub/more.py", EXECUTOR_PY)
-    path = project.write("sub/flow.yml", "jtype: Flow\nexecutors:\n  - uses: FooExec\n    py_modules: more.py\n")
+    path = project.write(
+        "sub/flow.yml", "jtype: Flow\nexecutors:\n  - uses: FooExec\n    py_modules: more.py\n"
+    )
     monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
     assert post_text(Flow.load_config(path)) == ["hello, world!"]
 
