@@ -193,6 +193,16 @@ class Figures:
     latencies_ms: list[float]
     docs_per_s: float
     startup_s: float | None = None
+    stream_call_ms: list[float] | None = None  # baseline only: one bidi stream per request
+
+
+def _timed(call: Callable[[], object], count: int) -> list[float]:
+    latencies = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        latencies.append((time.perf_counter() - start) * 1e3)
+    return latencies
 
 
 def measure(
@@ -205,20 +215,17 @@ def measure(
     docs_per_batch: int,
     startup_s: float,
 ) -> Figures:
-    """Sequential calls with ``small`` (one stream per call, as ``Client.post`` makes), then
-    ``batches`` messages of ``batch`` over one bidi stream; the same shapes devkit is measured with."""
+    """Sequential unary calls with ``small`` (the fastest plain way to send one request, and
+    what the floor is), the same over one bidi stream per call (for reference), then
+    ``batches`` messages of ``batch`` over one bidi stream: the shapes devkit is measured with."""
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=_OPTIONS) as channel:
         unary = channel.unary_unary(UNARY, request_serializer=_identity, response_deserializer=_identity)
         stream = channel.stream_stream(STREAM, request_serializer=_identity, response_deserializer=_identity)
         for _ in range(20):  # warm up
             unary(small)
             list(stream(iter((small,))))
-        latencies = []
-        for _ in range(requests):
-            start = time.perf_counter()
-            replies = list(stream(iter((small,))))
-            latencies.append((time.perf_counter() - start) * 1e3)
-            assert len(replies) == 1
+        latencies = _timed(lambda: unary(small), requests)
+        per_stream = _timed(lambda: list(stream(iter((small,)))), max(50, requests // 4))
         list(stream(iter([batch] * 10)))
 
         def many() -> Iterator[bytes]:
@@ -229,7 +236,7 @@ def measure(
         received = sum(1 for _ in stream(many()))
         elapsed = time.perf_counter() - start
         assert received == batches
-    return Figures(latencies, batches * docs_per_batch / elapsed, startup_s)
+    return Figures(latencies, batches * docs_per_batch / elapsed, startup_s, per_stream)
 
 
 def run(

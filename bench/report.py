@@ -32,6 +32,10 @@ def print_case(title: str, devkit: Figures, floor: Figures) -> None:
     print(f"  {'':22}{'devkit':>12}{'bare grpc':>12}{'ratio':>9}")
     for name, mine, base, ratio in _rows(devkit, floor):
         print(f"  {name:22}{mine:12.{_digits(mine)}f}{base:12.{_digits(base)}f}{ratio:>9}")
+    if floor.stream_call_ms:
+        print(
+            f"  (bare grpc with one bidi stream per request instead: p50 {percentile(floor.stream_call_ms, 50):.3f} ms)"
+        )
 
 
 def _digits(value: float) -> int:
