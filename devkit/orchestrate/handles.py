@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -55,7 +54,3 @@ class HandleGroup:
 
     def alive(self) -> list[str]:
         return [handle.name for handle in self.handles if handle.is_alive()]
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.stop_all()

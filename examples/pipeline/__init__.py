@@ -1,0 +1,1 @@
+"""The pipeline example and its tests, written with devkit's test kit."""
