@@ -11,7 +11,7 @@ RUNTIMES = [
 ]
 
 
-@pytest.fixture(params=RUNTIMES)
+@pytest.fixture(scope="module", params=RUNTIMES)
 def runtime(request: pytest.FixtureRequest) -> str:
     """The runtime to pass as ``Deployment(runtime=...)``."""
     return str(request.param)

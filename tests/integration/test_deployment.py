@@ -67,7 +67,7 @@ class Counter(Executor):
 class SlowToLoad(Executor):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        time.sleep(2)
+        time.sleep(1)
 
 
 class FailsToLoad(Executor):
@@ -92,27 +92,31 @@ def test_replicas_share_the_load(runtime):
     assert set(result.text) == {"shard-0/rep-0", "shard-0/rep-1"}
 
 
-def test_shards_polling_any_sends_each_request_to_one_shard(runtime):
-    with Deployment(uses=WhoAmI, shards=2, polling="ANY", runtime=runtime, quiet=True) as dep:
+def test_shards_polling_any_sends_each_request_to_one_shard():
+    with Deployment(uses=WhoAmI, shards=2, polling="ANY", quiet=True) as dep:
         responses = dep.post("/search", texts(4), request_size=1, return_responses=True)
     per_request = [response.parameters["__results__"] for response in responses]
     assert all(len(results) == 1 for results in per_request)
     assert {key for results in per_request for key in results} == {"executor-0/rep-0", "executor-1/rep-0"}
 
 
-def test_shards_polling_all_sends_every_request_to_every_shard(runtime):
-    with Deployment(uses=WhoAmI, shards=2, polling="ALL", runtime=runtime, quiet=True) as dep:
+def test_shards_polling_all_sends_every_request_to_every_shard():
+    with Deployment(uses=WhoAmI, shards=2, polling="all", quiet=True) as dep:
         (response,) = dep.post("/search", texts(1), return_responses=True)
     assert response.parameters["__results__"] == {"executor-0/rep-0": {"shard": 0}, "executor-1/rep-0": {"shard": 1}}
 
 
-def test_polling_per_endpoint():
+def test_polling_per_endpoint(runtime):
     polling = {"/index": "ANY", "/search": "ALL", "*": "ANY"}
-    with Deployment(uses=WhoAmI, shards=2, polling=polling, quiet=True) as dep:
-        (searched,) = dep.post("/search", texts(1), return_responses=True)
-        (indexed,) = dep.post("/index", texts(1), return_responses=True)
-    assert len(searched.parameters["__results__"]) == 2
-    assert len(indexed.parameters["__results__"]) == 1
+    with Deployment(uses=WhoAmI, shards=2, polling=polling, runtime=runtime, quiet=True) as dep:
+        searched = dep.post("/search", texts(2), request_size=1, return_responses=True)
+        indexed = dep.post("/index", texts(4), request_size=1, return_responses=True)
+    assert all(len(response.parameters["__results__"]) == 2 for response in searched)
+    assert all(len(response.parameters["__results__"]) == 1 for response in indexed)
+    assert {key for response in indexed for key in response.parameters["__results__"]} == {
+        "executor-0/rep-0",
+        "executor-1/rep-0",
+    }
 
 
 def test_shards_and_replicas_together():
@@ -159,14 +163,23 @@ def test_deployment_listens_on_the_given_port(free_port):
             assert client.post("/", texts(1), return_type=DocList[TextDoc]).text == ["shard-0/rep-0"]
 
 
-@pytest.mark.parametrize("replicas", [1, 2], ids=["worker", "gateway"])
-def test_port_already_taken_raises_port_in_use_error(runtime, replicas):
-    with socket.socket() as taken:
-        taken.bind(("0.0.0.0", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        with pytest.raises(PortInUseError, match=str(port)):
-            Deployment(uses=WhoAmI, port=port, replicas=replicas, runtime=runtime, quiet=True).start()
+def _taken_port():
+    taken = socket.socket()
+    taken.bind(("0.0.0.0", 0))
+    taken.listen()
+    return taken, taken.getsockname()[1]
+
+
+def test_port_already_taken_raises_port_in_use_error(runtime):
+    taken, port = _taken_port()
+    with taken, pytest.raises(PortInUseError, match=f"Executor 'executor/rep-0' cannot listen on 0.0.0.0:{port}"):
+        Deployment(uses=WhoAmI, port=port, runtime=runtime, quiet=True).start()
+
+
+def test_port_already_taken_by_the_gateway_raises_port_in_use_error(no_leaks):
+    taken, port = _taken_port()
+    with taken, pytest.raises(PortInUseError, match=f"gateway 'executor/gateway' cannot listen on 0.0.0.0:{port}"):
+        Deployment(uses=WhoAmI, port=port, replicas=2, quiet=True).start()
 
 
 def test_timeout_ready_names_what_did_not_start(runtime):

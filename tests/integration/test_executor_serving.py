@@ -8,7 +8,7 @@ import pytest
 from docarray import BaseDoc, DocList
 from pydantic import BaseModel
 
-from devkit import Deployment, Executor, requests
+from devkit import Client, Deployment, Executor, requests
 
 
 class TextDoc(BaseDoc):
@@ -132,7 +132,7 @@ def one(text="hello"):
     return DocList[TextDoc]([TextDoc(text=text)])
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def dep(runtime):
     with Deployment(uses=MyExec, runtime=runtime, quiet=True) as dep:
         yield dep
@@ -186,11 +186,6 @@ def test_streaming_endpoint(dep):
     assert [doc.text for doc in words] == ["hello", "streaming", "world"]
 
 
-def test_metas_and_runtime_args(runtime):
-    with Deployment(uses=MyExec, runtime=runtime, uses_metas={"name": "different_name"}, quiet=True) as dep:
-        assert dep.post("/metas", one(), return_type=DocList[TextDoc]).text == ["different_name|1|1"]
-
-
 def test_no_binding_passes_documents_through(runtime):
     with Deployment(uses=OnlyFoo, runtime=runtime, quiet=True) as dep:
         assert dep.post("/other", one("untouched"), return_type=DocList[TextDoc]).text == ["untouched"]
@@ -201,11 +196,21 @@ def test_no_executor_at_all_passes_documents_through():
         assert dep.post("/", one("untouched"), return_type=DocList[TextDoc]).text == ["untouched"]
 
 
-def test_uses_with_overrides_some_arguments(runtime):
-    # EXE-39
-    with Deployment(uses=Configured, runtime=runtime, uses_with={"param1": 10, "param3": 30}, quiet=True) as dep:
+def test_uses_with_and_uses_metas(runtime):
+    # EXE-39 and EXE-41
+    with Deployment(
+        uses=Configured,
+        runtime=runtime,
+        uses_with={"param1": 10, "param3": 30},
+        uses_metas={"name": "different_name"},
+        quiet=True,
+    ) as dep:
         (text,) = dep.post("/", one(), return_type=DocList[TextDoc]).text
-    assert text == "param1: 10 / param2: 2 / param3: 30 / executor"
+    assert text == "param1: 10 / param2: 2 / param3: 30 / different_name"
+
+
+def test_metas_name_defaults_to_the_deployment_name_and_runtime_args(dep):
+    assert dep.post("/metas", one(), return_type=DocList[TextDoc]).text == ["executor|1|1"]
 
 
 def test_uses_requests_rebinds_endpoints(runtime):
@@ -287,3 +292,15 @@ def test_deployment_yaml_with_relative_executor_yaml(runtime, executor_folder):
     )
     with Deployment.load_config(str(executor_folder / "deployment.yml")) as dep:
         assert dep.post("/", one(), return_type=DocList[TextDoc]).text == ["hello from yaml-greeter"]
+
+
+def test_streaming_through_the_client(dep):
+    with Client(port=dep.port) as client:
+        words = client.stream_doc(on="/stream", inputs=TextDoc(text="a b"), return_type=TextDoc)
+    assert [doc.text for doc in words] == ["a", "b"]
+
+
+def test_streaming_through_a_gateway():
+    with Deployment(uses=MyExec, replicas=2, quiet=True) as dep:
+        words = dep.stream_doc("/stream", TextDoc(text="one two"), return_type=TextDoc)
+    assert [doc.text for doc in words] == ["one", "two"]
