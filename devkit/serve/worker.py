@@ -15,7 +15,7 @@ from devkit.proto import jina_pb2, jina_pb2_grpc
 from devkit.serve.handler import ExecutorHandler
 from devkit.serve.info import info_proto
 from devkit.serve.server import start_grpc_server
-from devkit.serve.streaming import answer_stream
+from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.executor_yaml import build_executor
 from devkit.spec.models import WorkerSpec
 
@@ -82,7 +82,11 @@ class WorkerServicer:
     async def Call(  # noqa: N802 - the RPC's name on the wire
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
-        async for response in answer_stream(request_iterator, lambda request: self.handler.handle((request,))):
+        async def handle(request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
+            return await self.handler.handle((request,))
+
+        # jina's client asks for ordered answers / a prefetch window through metadata
+        async for response in answer_stream(request_iterator, handle, **stream_options(context)):
             yield response
 
     async def stream_doc(

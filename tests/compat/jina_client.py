@@ -1,0 +1,101 @@
+"""A jina 3.34 Client run by the compat tests with the jina environment's python.
+
+Usage: ``python jina_client.py PORT`` with a JSON list of calls on stdin; prints one
+JSON document (a list of outcomes, one per call) on stdout. Each call is::
+
+    {"on": "/endpoint", "texts": ["a", "b"], "parameters": {...}, "stream": true,
+     "request_size": 100, "embed": false}
+
+or ``{"ready": true}`` (``Client.is_flow_ready``), and each outcome either ``{"ok": true, "responses": [{"docs": [...], "parameters": {...}}]}``
+or ``{"ok": false, "error": {"type": ..., "executor": ..., "name": ..., ...}}``.
+
+This file runs under jina's environment only; it never imports devkit.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("JINA_OPTOUT_TELEMETRY", "1")  # never phone home from a test
+
+import numpy as np
+from docarray import BaseDoc, DocList
+from docarray.typing import NdArray
+from jina import Client
+
+
+class TextDoc(BaseDoc):
+    text: str = ""
+    n: int = 0
+    embedding: NdArray | None = None
+
+
+def doc_json(doc: TextDoc) -> dict:
+    return {
+        "id": doc.id,
+        "text": doc.text,
+        "n": doc.n,
+        "embedding": None if doc.embedding is None else np.asarray(doc.embedding).tolist(),
+    }
+
+
+def run_call(client: Client, call: dict) -> dict:
+    if call.get("ready"):
+        return {"ok": True, "ready": bool(client.is_flow_ready())}
+    docs = DocList[TextDoc](
+        [
+            TextDoc(
+                id=f"doc-{i}",
+                text=text,
+                embedding=np.arange(3, dtype=np.float32) + i if call.get("embed") else None,
+            )
+            for i, text in enumerate(call.get("texts", []))
+        ]
+    )
+    try:
+        responses = client.post(
+            call["on"],
+            inputs=docs,
+            parameters=call.get("parameters"),
+            request_size=call.get("request_size", 100),
+            stream=call.get("stream", True),
+            results_in_order=True,
+            return_responses=True,
+            return_type=DocList[TextDoc],
+        )
+    except Exception as exc:  # reported to the test
+        error = {"type": type(exc).__name__, "message": str(exc)[:2000]}
+        header = exc.args[0] if exc.args else None
+        status = getattr(header, "status", None)
+        if status is not None:
+            error.update(
+                executor=status.exception.executor,
+                name=status.exception.name,
+                args=list(status.exception.args),
+                description=status.description,
+                endpoint=header.exec_endpoint,
+            )
+        return {"ok": False, "error": error}
+    out = []
+    for response in responses:
+        out.append(
+            {
+                "docs": [doc_json(doc) for doc in response.docs],
+                "parameters": response.parameters,
+                "routes": [route.executor for route in response.routes],
+            }
+        )
+    return {"ok": True, "responses": out}
+
+
+def main() -> int:
+    port = int(sys.argv[1])
+    calls = json.load(sys.stdin)
+    client = Client(host="127.0.0.1", port=port, protocol="grpc")
+    outcomes = [run_call(client, call) for call in calls]
+    sys.stdout.write("\n" + json.dumps(outcomes) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

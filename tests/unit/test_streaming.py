@@ -1,0 +1,73 @@
+"""answer_stream's options, as jina's client asks for them in a Call's metadata."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from devkit.serve.streaming import answer_stream, stream_options
+
+
+class FakeContext:
+    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._metadata = metadata
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
+
+
+async def numbers(count: int) -> AsyncIterator[int]:
+    for number in range(count):
+        yield number
+
+
+async def slow_for_small(number: int) -> int:
+    await asyncio.sleep(0.002 * (20 - number))  # earlier requests finish later
+    return number
+
+
+def collect(count: int, **options: Any) -> list[int]:
+    async def run() -> list[int]:
+        return [answer async for answer in answer_stream(numbers(count), slow_for_small, **options)]
+
+    return asyncio.run(run())
+
+
+def test_stream_options_read_jina_metadata() -> None:
+    context = FakeContext((("__results_in_order__", "true"), ("__prefetch__", "3"), ("other", "x")))
+    assert stream_options(context) == {"in_order": True, "prefetch": 3}
+    assert stream_options(FakeContext((("__prefetch__", "many"),))) == {}
+    assert stream_options(None) == {}
+
+
+def test_answers_come_in_completion_order_by_default() -> None:
+    answers = collect(20)
+    assert sorted(answers) == list(range(20))
+    assert answers != list(range(20))
+
+
+def test_in_order_restores_request_order() -> None:
+    assert collect(20, in_order=True) == list(range(20))
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+def test_prefetch_caps_requests_in_flight(prefetch: int) -> None:
+    in_flight = 0
+    peak = 0
+
+    async def handle(number: int) -> int:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.001)
+        in_flight -= 1
+        return number
+
+    async def run() -> list[int]:
+        return [answer async for answer in answer_stream(numbers(12), handle, prefetch=prefetch)]
+
+    assert sorted(asyncio.run(run())) == list(range(12))
+    assert peak == prefetch
