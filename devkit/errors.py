@@ -9,6 +9,7 @@ __all__ = [
     "EndpointSignatureError",
     "ExecutorError",
     "ExecutorLoadError",
+    "ExecutorUnreachableError",
     "PortInUseError",
     "RuntimeFailToStart",
     "ServerUnavailableError",
@@ -78,3 +79,14 @@ class ExecutorError(DevkitError):
         if self.stacks:
             text += "\n\nRemote traceback:\n" + "".join(self.stacks).rstrip()
         return text
+
+
+class ExecutorUnreachableError(ExecutorError, ConnectionError):
+    """The gateway could not reach an Executor (unavailable, or no answer before the timeout).
+
+    A ``ConnectionError`` too, as jina's client raises for network failures, so code that
+    catches connection problems catches this one as well.
+    """
+
+    #: exception names the gateway reports for failures of the network, not of the Executor
+    REMOTE_NAMES = frozenset({"ExecutorUnavailableError"})

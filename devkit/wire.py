@@ -27,7 +27,7 @@ from docarray.typing import ID
 from google.protobuf import json_format, struct_pb2
 from pydantic import BaseModel, TypeAdapter
 
-from devkit.errors import ExecutorError
+from devkit.errors import ExecutorError, ExecutorUnreachableError
 from devkit.proto import jina_pb2
 
 __all__ = [
@@ -191,7 +191,8 @@ def exception_from_status(response: jina_pb2.DataRequestProto) -> ExecutorError 
     status = response.header.status
     if status.code != StatusProto.ERROR:
         return None
-    return ExecutorError(
+    unreachable = status.exception.name in ExecutorUnreachableError.REMOTE_NAMES
+    return (ExecutorUnreachableError if unreachable else ExecutorError)(
         executor=status.exception.executor or "<unknown>",
         name=status.exception.name or "Error",
         description=status.description,

@@ -27,9 +27,9 @@ def merge_requests(requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.Da
     """One request whose documents are the inputs' documents reduced by id.
 
     Documents keep the order in which they first appear (the first input's order, then
-    new ids from later inputs); a document present in several inputs is updated field by
-    field with the later inputs' values (docarray's ``reduce``). ``__results__`` of all
-    inputs are kept.
+    new ids from later inputs). A document present in several inputs is merged by
+    docarray's ``reduce_all``: where inputs disagree on a field, the first input's value
+    is kept. ``__results__`` of all inputs are kept.
     """
     if len(requests) == 1:
         return requests[0]

@@ -170,3 +170,13 @@ def test_without_gateway_prefetch_requests_overlap(concurrency):
     with Flow(quiet=True).add(uses=Counted) as f:
         f.post("/", DocList[TextDoc]([TextDoc() for _ in range(12)]), request_size=1)
     assert concurrency.peak > 2
+
+
+def test_an_unreachable_executor_is_a_connection_error_naming_it() -> None:
+    from devkit import ExecutorUnreachableError
+
+    flow = Flow(quiet=True).add(host="127.0.0.1:1", external=True, name="gone", retries=0)
+    with flow, pytest.raises(ConnectionError, match="'gone'") as caught:
+        flow.post("/")
+    assert isinstance(caught.value, ExecutorUnreachableError)
+    assert caught.value.executor == "gone"
