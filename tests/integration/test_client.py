@@ -251,10 +251,24 @@ def test_is_flow_ready_and_dry_run(client, free_port):
         assert not nothing.is_flow_ready(timeout=0.5)
 
 
+def test_readiness_through_a_gateway_and_from_the_async_client():
+    async def ask(port):
+        client = Client(port=port, asyncio=True)
+        try:
+            return await client.is_flow_ready(), await client.dry_run()
+        finally:
+            await client.close()
+
+    with Deployment(uses=Echo, replicas=2, quiet=True) as dep:
+        with Client(port=dep.port) as client:
+            assert client.is_flow_ready()
+            assert client.dry_run()
+        assert asyncio.run(ask(dep.port)) == (True, True)
+
+
 @pytest.mark.parametrize("replicas", [1, 2], ids=["worker", "gateway"])
 def test_every_server_answers_grpc_health_checks(runtime, replicas):
     with Deployment(uses=Echo, replicas=replicas, runtime=runtime, quiet=True) as dep:
         with grpc.insecure_channel(f"127.0.0.1:{dep.port}") as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        assert Client(port=dep.port).is_flow_ready()

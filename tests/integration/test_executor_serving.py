@@ -8,7 +8,7 @@ import pytest
 from docarray import BaseDoc, DocList
 from pydantic import BaseModel
 
-from devkit import Client, Deployment, Executor, requests
+from devkit import Client, Deployment, Executor, ExecutorError, requests
 
 
 class TextDoc(BaseDoc):
@@ -72,6 +72,20 @@ class MyExec(Executor):
     async def stream(self, doc: TextDoc, **kwargs) -> TextDoc:
         for word in doc.text.split():
             yield TextDoc(text=word)
+
+    @requests(on="/explicit", request_schema=DocList[TextDoc], response_schema=DocList[LengthDoc])
+    def explicit(self, docs, **kwargs):
+        return DocList[LengthDoc]([LengthDoc(text=doc.text, length=len(doc.text)) for doc in docs])
+
+    @requests(on="/sync-stream")
+    def sync_stream(self, doc: TextDoc, **kwargs) -> TextDoc:
+        for char in doc.text:
+            yield TextDoc(text=char)
+
+    @requests(on="/broken-stream")
+    async def broken_stream(self, doc: TextDoc, **kwargs) -> TextDoc:
+        yield TextDoc(text="first")
+        raise RuntimeError("the stream broke")
 
     @requests(on="/metas")
     def metas(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
@@ -175,6 +189,17 @@ def test_parameters_as_pydantic_model(dep):
     assert result.text == ["hi?"]
 
 
+def test_request_and_response_schema_arguments(dep):
+    result = dep.post("/explicit", one("four"), return_type=DocList[LengthDoc])
+    assert result.length == [4]
+
+
+def test_parameters_targeted_at_one_executor(dep):
+    # `<executor name>__<key>` reaches only that Executor and wins over the plain key
+    parameters = {"suffix": "!", "executor__suffix": "?", "another__suffix": "#"}
+    assert dep.post("/params", one("hi"), parameters=parameters, return_type=DocList[TextDoc]).text == ["hi?"]
+
+
 def test_single_document_endpoints(dep):
     docs = DocList[TextDoc]([TextDoc(text="ab"), TextDoc(text="cd")])
     assert dep.post("/single", docs, return_type=DocList[TextDoc]).text == ["AB", "CD"]
@@ -184,6 +209,16 @@ def test_single_document_endpoints(dep):
 def test_streaming_endpoint(dep):
     words = dep.stream_doc("/stream", TextDoc(text="hello streaming world"), return_type=TextDoc)
     assert [doc.text for doc in words] == ["hello", "streaming", "world"]
+
+
+def test_sync_generator_streams_too(dep):
+    letters = dep.stream_doc("/sync-stream", TextDoc(text="abc"), return_type=TextDoc)
+    assert [doc.text for doc in letters] == ["a", "b", "c"]
+
+
+def test_streaming_endpoint_error_is_an_executor_error(dep):
+    with pytest.raises(ExecutorError, match="RuntimeError.*the stream broke"):
+        dep.stream_doc("/broken-stream", TextDoc(), return_type=TextDoc)
 
 
 def test_no_binding_passes_documents_through(runtime):
