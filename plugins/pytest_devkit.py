@@ -9,12 +9,16 @@ Registered through the ``pytest11`` entry point, so installing devkit is enough.
 * ``flow_factory`` / ``deployment_factory`` build orchestrators bound to that runtime;
   everything they built is closed after the test, and the test fails if a devkit
   thread, a child process or a listening port outlived it (naming each).
+* When such a test fails, its report gets a "devkit topology" section: each Flow's
+  diagram annotated with per-Executor requests, errors, median latency and the faults the
+  ``network`` fixture injected, as Mermaid text and as an SVG file.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -88,6 +92,36 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for name in wanted
     ]
     metafunc.parametrize("devkit_runtime", params, indirect=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the annotated topology of the test's Flows to a failed test's report."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {})
+    harness = funcargs.get("devkit_harness")
+    if not isinstance(harness, TestHarness):
+        return
+    network = funcargs.get("network")
+    faults = network.faults_by_target() if isinstance(network, FakeNetwork) else {}
+    folder = item.config._tmp_path_factory.mktemp("devkit-topology", numbered=True)  # type: ignore[attr-defined]
+    for index, orchestrator in enumerate(harness.orchestrators):
+        if isinstance(orchestrator, Flow):
+            report.sections.append(("devkit topology", _topology_section(harness, orchestrator, faults, folder, index)))
+
+
+def _topology_section(harness: TestHarness, flow: Flow, faults: dict[str, list[str]], folder: Any, index: int) -> str:
+    recorder = harness.recorder_of(flow)
+    path = folder / f"flow-{index}.svg"
+    flow.plot(path, annotations=recorder.annotations(faults))
+    injected = "".join(f"\n  faults towards {target}: {', '.join(kinds)}" for target, kinds in sorted(faults.items()))
+    return (
+        f"Flow {flow.name!r} ({flow.spec.runtime} runtime), diagram: {path}\n"
+        f"{recorder.summary()}{injected}\n\n{flow.to_mermaid()}"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -57,8 +57,11 @@ class AsyncClient:
         prefetch: int = 1000,
         metadata: dict[str, str] | None = None,
         grpc_channel_options: dict[str, Any] | None = None,
+        observers: list[Callback] | None = None,
     ) -> None:
         self.address: Address = parse_address(host, port, protocol, tls)
+        #: called with every response, successful or not, before callbacks (e.g. test recorders)
+        self.observers: list[Callback] = observers if observers is not None else []
         if self.address.protocol != "grpc":
             raise NotImplementedError(
                 f"protocol {self.address.protocol!r} is not available yet; this client speaks grpc"
@@ -164,6 +167,8 @@ class AsyncClient:
             raw = _in_order(raw, order)
         async for proto in raw:
             response = Response(proto, doclist_type)
+            for observe in self.observers:
+                observe(response)
             error = exception_from_status(proto)
             if error is not None:
                 if on_error is not None:
@@ -329,9 +334,17 @@ class Client:
         prefetch: int = 1000,
         metadata: dict[str, str] | None = None,
         grpc_channel_options: dict[str, Any] | None = None,
+        observers: list[Callback] | None = None,
     ) -> None:
         self._async = AsyncClient(
-            host, port, protocol, tls, prefetch=prefetch, metadata=metadata, grpc_channel_options=grpc_channel_options
+            host,
+            port,
+            protocol,
+            tls,
+            prefetch=prefetch,
+            metadata=metadata,
+            grpc_channel_options=grpc_channel_options,
+            observers=observers,
         )
         self._loop = LoopThread("devkit-client")
 

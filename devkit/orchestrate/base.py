@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from devkit.client.client import Client
@@ -37,6 +38,8 @@ class Orchestrator:
         self._client: Client | None = None
         self.port: int | None = None
         self.address_rewriters: list[AddressRewriter] = []
+        #: called with every response the implicit client receives (see ``Client(observers=...)``)
+        self.observers: list[Callable[[Any], Any]] = []
 
     def route_through(self, rewriter: AddressRewriter) -> None:
         """Dial every address through ``rewriter`` (for instance a fault proxy); set before start."""
@@ -102,7 +105,7 @@ class Orchestrator:
             raise RuntimeError(f"start the {self.kind} first (use `with` or .start())")
         if self._client is None:
             address = self._dial(Edge(CLIENT, self.entry_name), f"127.0.0.1:{self.port}")
-            self._client = Client(host=address, protocol="grpc")
+            self._client = Client(host=address, protocol="grpc", observers=self.observers)
         return self._client
 
     def post(self, on: str, inputs: Any = None, parameters: Any = None, **kwargs: Any) -> Any:

@@ -14,6 +14,7 @@ from devkit.orchestrate.base import Orchestrator
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
 from devkit.testing.leaks import Snapshot, leaked_since, open_ports, snapshot
+from devkit.testing.observe import RouteRecorder
 
 __all__ = ["RUNTIMES", "TestHarness"]
 
@@ -29,19 +30,29 @@ class TestHarness:
     orchestrators: list[Orchestrator] = field(default_factory=list)
     clients: list[Client] = field(default_factory=list)
     baseline: Snapshot = field(default_factory=snapshot)
+    recorders: dict[int, RouteRecorder] = field(default_factory=dict)
 
     def flow(self, **kwargs: Any) -> Flow:
         kwargs.setdefault("runtime", self.runtime)
         kwargs.setdefault("quiet", True)
         flow = Flow(**kwargs)
-        self.orchestrators.append(flow)
+        self._record(flow)
         return flow
+
+    def _record(self, orchestrator: Orchestrator) -> None:
+        recorder = RouteRecorder()
+        orchestrator.observers.append(recorder)
+        self.recorders[id(orchestrator)] = recorder
+        self.orchestrators.append(orchestrator)
+
+    def recorder_of(self, orchestrator: Orchestrator) -> RouteRecorder:
+        return self.recorders[id(orchestrator)]
 
     def deployment(self, uses: Any = None, **kwargs: Any) -> Deployment:
         kwargs.setdefault("runtime", self.runtime)
         kwargs.setdefault("quiet", True)
         deployment = Deployment(uses, **kwargs)
-        self.orchestrators.append(deployment)
+        self._record(deployment)
         return deployment
 
     def client(self, target: Orchestrator | int | str, **kwargs: Any) -> Client:
@@ -49,6 +60,8 @@ class TestHarness:
         if isinstance(target, Orchestrator):
             if target.port is None:
                 raise RuntimeError("start the Flow/Deployment before asking for its client")
+            if id(target) in self.recorders:
+                kwargs.setdefault("observers", [self.recorders[id(target)]])
             client = Client(host="127.0.0.1", port=target.port, **kwargs)
         elif isinstance(target, int):
             client = Client(host="127.0.0.1", port=target, **kwargs)

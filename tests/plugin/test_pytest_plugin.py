@@ -105,3 +105,33 @@ def test_deployment_and_client_factories(project: pytest.Pytester) -> None:
     )
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_a_failing_test_reports_the_annotated_topology(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_fails="""
+        import grpc
+        from executors import TextDoc, Upper
+
+        def test_fails(flow_factory, network):
+            flow = network.attach(flow_factory().add(uses=Upper, name='upper', replicas=2))
+            network.edge('gateway', 'upper', replica=0, layer='grpc').fail(grpc.StatusCode.UNAVAILABLE)
+            with flow:
+                for _ in range(4):
+                    flow.post('/', TextDoc(text='hi'))
+            assert False, 'the test fails on purpose'
+        """
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*devkit topology*",
+            "*Flow 'Flow' (thread runtime), diagram: *flow-0.svg",
+            "*upper: 4 requests, 0 errors, p50 * ms",
+            "*faults towards upper: fail x*",
+            "*flowchart LR*",
+        ]
+    )
+    svg = next(project.path.rglob("flow-0.svg"))  # pytester runs with a basetemp inside its folder
+    assert "4 req" in svg.read_text()

@@ -195,6 +195,21 @@ class FakeNetwork:
             self._call(notify())
 
     @property
+    def handles(self) -> list[EdgeHandle]:
+        """Every edge handle asked for with :meth:`edge`, in the order asked."""
+        with self._lock:
+            return list(self._handles.values())
+
+    def faults_by_target(self) -> dict[str, list[str]]:
+        """``{target: ['fail x3', ...]}``: what was injected towards each target, for reports."""
+        found: dict[str, list[str]] = {}
+        for handle in self.handles:
+            for kind, count in handle.stats.faults.items():
+                if count:
+                    found.setdefault(handle.selector.target, []).append(f"{kind} x{count}")
+        return found
+
+    @property
     def edges(self) -> list[tuple[Edge, str, str]]:
         """Every proxied edge as ``(edge, layer, proxy address)``, in the order dialled."""
         return [(link.edge, link.layer, link.address) for link in self._links]
