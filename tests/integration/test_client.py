@@ -108,11 +108,16 @@ def _generator():
     ids=["doc", "DocList", "list", "generator-function"],
 )
 def test_input_forms(client, inputs, expected):
-    assert client.post("/", inputs, request_size=2, return_type=DocList[TextDoc], results_in_order=True).text == expected
+    assert (
+        client.post("/", inputs, request_size=2, return_type=DocList[TextDoc], results_in_order=True).text
+        == expected
+    )
 
 
 def test_generator_input(client):
-    result = client.post("/", _generator(), request_size=1, return_type=DocList[TextDoc], results_in_order=True)
+    result = client.post(
+        "/", _generator(), request_size=1, return_type=DocList[TextDoc], results_in_order=True
+    )
     assert result.text == ["echo 0", "echo 1", "echo 2"]
 
 
@@ -149,14 +154,21 @@ def test_error_without_callbacks_raises(client):
 
 
 def test_continue_on_error_returns_the_successful_responses(client):
-    result = client.post("/fail-odd", texts(4), request_size=1, continue_on_error=True, return_type=DocList[TextDoc])
+    result = client.post(
+        "/fail-odd", texts(4), request_size=1, continue_on_error=True, return_type=DocList[TextDoc]
+    )
     assert sorted(result.text) == ["0", "2"]
 
 
 def test_return_responses(client):
     responses = client.post("/", texts(4), request_size=2, return_responses=True, results_in_order=True)
     assert len(responses) == 2
-    assert [doc.text for response in responses for doc in response.docs] == ["echo 0", "echo 1", "echo 2", "echo 3"]
+    assert [doc.text for response in responses for doc in response.docs] == [
+        "echo 0",
+        "echo 1",
+        "echo 2",
+        "echo 3",
+    ]
     assert all(not response.is_error() for response in responses)
     assert len(responses[0].header.request_id) == 32
     assert responses[0].header.exec_endpoint == "/"
@@ -166,7 +178,9 @@ def test_routes_through_a_gateway_list_gateway_then_executor():
     with Deployment(uses=Echo, replicas=2, quiet=True) as dep:
         (response,) = dep.post("/", texts(1), return_responses=True)
     assert [route.executor for route in response.routes] == ["gateway", "executor"]
-    assert all(route.end_time.ToNanoseconds() >= route.start_time.ToNanoseconds() > 0 for route in response.routes)
+    assert all(
+        route.end_time.ToNanoseconds() >= route.start_time.ToNanoseconds() > 0 for route in response.routes
+    )
 
 
 def test_stream_false_uses_one_call_per_request(client):
@@ -183,9 +197,8 @@ def test_results_in_order_with_replicas():
 
 
 def test_prefetch_limits_requests_in_flight():
-    with Deployment(uses=InFlight, quiet=True) as dep:
-        with Client(port=dep.port, prefetch=2) as client:
-            responses = client.post("/", texts(12), request_size=1, return_responses=True)
+    with Deployment(uses=InFlight, quiet=True) as dep, Client(port=dep.port, prefetch=2) as client:
+        responses = client.post("/", texts(12), request_size=1, return_responses=True)
     most = max(response.parameters["__results__"]["executor/rep-0"]["most"] for response in responses)
     assert most == 2
 
@@ -221,7 +234,12 @@ def test_retries_reach_a_server_that_starts_late(free_port):
     try:
         with Client(port=free_port) as client:
             result = client.post(
-                "/", texts(2), max_attempts=10, initial_backoff=0.2, max_backoff=0.5, return_type=DocList[TextDoc]
+                "/",
+                texts(2),
+                max_attempts=10,
+                initial_backoff=0.2,
+                max_backoff=0.5,
+                return_type=DocList[TextDoc],
             )
         assert result.text == ["echo 0", "echo 1"]
         assert started.is_set()
@@ -260,9 +278,12 @@ def test_readiness_through_a_gateway_and_from_the_async_client():
             await client.close()
 
     with Deployment(uses=Echo, replicas=2, quiet=True) as dep:
-        with Client(port=dep.port) as client:
+        client = Client(port=dep.port)
+        try:
             assert client.is_flow_ready()
             assert client.dry_run()
+        finally:
+            client.close()
         assert asyncio.run(ask(dep.port)) == (True, True)
 
 

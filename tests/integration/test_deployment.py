@@ -10,6 +10,7 @@ from docarray import BaseDoc, DocList
 
 from devkit import (
     Client,
+    ConfigError,
     Deployment,
     EndpointSignatureError,
     Executor,
@@ -103,7 +104,10 @@ def test_shards_polling_any_sends_each_request_to_one_shard():
 def test_shards_polling_all_sends_every_request_to_every_shard():
     with Deployment(uses=WhoAmI, shards=2, polling="all", quiet=True) as dep:
         (response,) = dep.post("/search", texts(1), return_responses=True)
-    assert response.parameters["__results__"] == {"executor-0/rep-0": {"shard": 0}, "executor-1/rep-0": {"shard": 1}}
+    assert response.parameters["__results__"] == {
+        "executor-0/rep-0": {"shard": 0},
+        "executor-1/rep-0": {"shard": 1},
+    }
 
 
 def test_polling_per_endpoint(runtime):
@@ -172,13 +176,19 @@ def _taken_port():
 
 def test_port_already_taken_raises_port_in_use_error(runtime):
     taken, port = _taken_port()
-    with taken, pytest.raises(PortInUseError, match=f"Executor 'executor/rep-0' cannot listen on 0.0.0.0:{port}"):
+    with (
+        taken,
+        pytest.raises(PortInUseError, match=f"Executor 'executor/rep-0' cannot listen on 0.0.0.0:{port}"),
+    ):
         Deployment(uses=WhoAmI, port=port, runtime=runtime, quiet=True).start()
 
 
 def test_port_already_taken_by_the_gateway_raises_port_in_use_error(no_leaks):
     taken, port = _taken_port()
-    with taken, pytest.raises(PortInUseError, match=f"gateway 'executor/gateway' cannot listen on 0.0.0.0:{port}"):
+    with (
+        taken,
+        pytest.raises(PortInUseError, match=f"gateway 'executor/gateway' cannot listen on 0.0.0.0:{port}"),
+    ):
         Deployment(uses=WhoAmI, port=port, replicas=2, quiet=True).start()
 
 
@@ -189,7 +199,7 @@ def test_timeout_ready_names_what_did_not_start(runtime):
 
 
 def test_executor_raising_in_init_names_the_cause(runtime):
-    with pytest.raises(RuntimeFailToStart, match="executor/rep-0.*ValueError.*the model file is missing"):
+    with pytest.raises(RuntimeFailToStart, match=r"executor/rep-0.*ValueError.*the model file is missing"):
         Deployment(uses=FailsToLoad, runtime=runtime, quiet=True).start()
 
 
@@ -200,15 +210,24 @@ def test_uses_that_cannot_be_imported_raises_executor_load_error(runtime, uses):
 
 
 def test_bad_endpoint_signature_raises_endpoint_signature_error(runtime):
-    with pytest.raises(EndpointSignatureError, match="BadSignature.foo.*'query'"):
+    with pytest.raises(EndpointSignatureError, match=r"BadSignature\.foo.*'query'"):
         Deployment(uses=BadSignature, runtime=runtime, quiet=True).start()
+
+
+def test_executor_yaml_errors_name_file_and_line(runtime, tmp_path):
+    path = tmp_path / "exec.yml"
+    path.write_text("jtype: WhoAmI\nwith: {}\nmetaz:\n  name: typo\n")
+    with pytest.raises(ConfigError, match=r"'metaz' at .*exec\.yml:3"):
+        Deployment(uses=str(path), runtime=runtime, quiet=True).start()
 
 
 def test_documents_not_matching_the_schema_name_executor_and_endpoint(runtime):
     with Deployment(uses=Counter, runtime=runtime, quiet=True) as dep:
-        with pytest.raises(ExecutorError, match="'executor'.*'/count'.*CountDoc") as info:
+        with pytest.raises(ExecutorError, match=r"'executor'.*'/count'.*CountDoc") as info:
             dep.post("/count", texts(1))
-        assert dep.post("/count", DocList[CountDoc]([CountDoc(count=1)]), return_type=DocList[CountDoc]).count == [2]
+        assert dep.post(
+            "/count", DocList[CountDoc]([CountDoc(count=1)]), return_type=DocList[CountDoc]
+        ).count == [2]
     assert info.value.executor == "executor"
 
 

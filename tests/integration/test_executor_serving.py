@@ -110,7 +110,9 @@ class Configured(Executor):
     @requests
     def show(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
         for doc in docs:
-            doc.text = f"param1: {self.param1} / param2: {self.param2} / param3: {self.param3} / {self.metas.name}"
+            doc.text = (
+                f"param1: {self.param1} / param2: {self.param2} / param3: {self.param3} / {self.metas.name}"
+            )
 
 
 class RebindExecutor(Executor):
@@ -174,7 +176,9 @@ def test_returning_a_doclist_of_another_schema(dep):
 
 def test_returning_a_dict_puts_it_into_results(dep):
     (response,) = dep.post("/status", return_responses=True)
-    assert response.to_dict()["parameters"] == {"__results__": {"executor/rep-0": {"internal_parameter": 20.0}}}
+    assert response.to_dict()["parameters"] == {
+        "__results__": {"executor/rep-0": {"internal_parameter": 20.0}}
+    }
 
 
 def test_parameters_as_dict(dep):
@@ -217,7 +221,7 @@ def test_sync_generator_streams_too(dep):
 
 
 def test_streaming_endpoint_error_is_an_executor_error(dep):
-    with pytest.raises(ExecutorError, match="RuntimeError.*the stream broke"):
+    with pytest.raises(ExecutorError, match=r"RuntimeError.*the stream broke"):
         dep.stream_doc("/broken-stream", TextDoc(), return_type=TextDoc)
 
 
@@ -252,7 +256,10 @@ def test_uses_requests_rebinds_endpoints(runtime):
     # EXE-40
     rebinding = {"/bar": "bar", "/non_foo": "foo", "/alias_foo": "foo"}
     with Deployment(uses=RebindExecutor, runtime=runtime, uses_requests=rebinding, quiet=True) as dep:
-        texts = [dep.post(on, one(), return_type=DocList[TextDoc]).text[0] for on in ["/bar", "/non_foo", "/foo", "/alias_foo"]]
+        texts = [
+            dep.post(on, one(), return_type=DocList[TextDoc]).text[0]
+            for on in ["/bar", "/non_foo", "/foo", "/alias_foo"]
+        ]
     assert texts == ["bar bar()", "foo foo()", "all req all_req()", "foo foo()"]
 
 
@@ -263,7 +270,7 @@ def test_close_runs_when_the_deployment_stops(runtime, tmp_path):
     assert (tmp_path / "executor" / "closed.txt").read_text() == "bye"
 
 
-EXECUTOR_MODULE = '''
+EXECUTOR_MODULE = """
 from docarray import BaseDoc, DocList
 from devkit import Executor, requests
 
@@ -281,7 +288,7 @@ class Greeter(Executor):
     def greet(self, docs: DocList[GreetingDoc], **kwargs) -> DocList[GreetingDoc]:
         for doc in docs:
             doc.text = f"{self.greeting} from {self.metas.name}"
-'''
+"""
 
 
 @pytest.fixture

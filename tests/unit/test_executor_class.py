@@ -161,7 +161,8 @@ def test_bad_endpoint_signature_raises_endpoint_signature_error(source, message)
 def test_uses_with_overrides_only_the_given_arguments():
     # EXE-39: param1: 10 / param2: 2 / param3: 30
     executor = Executor.load_config(
-        "jtype: MyExecutor\nwith:\n  param1: 1\n  param2: 2\n  param3: 3\n", uses_with={"param1": 10, "param3": 30}
+        "jtype: MyExecutor\nwith:\n  param1: 1\n  param2: 2\n  param3: 3\n",
+        uses_with={"param1": 10, "param3": 30},
     )
     assert (executor.param1, executor.param2, executor.param3) == (10, 2, 30)
 
@@ -252,7 +253,7 @@ def test_yaml_with_unknown_argument_is_a_config_error(tmp_path):
 def test_missing_py_module_is_an_executor_load_error(tmp_path):
     path = tmp_path / "exec.yml"
     path.write_text("jtype: MyExecutor\npy_modules:\n  - missing_module.py\n")
-    with pytest.raises(ExecutorLoadError, match="missing_module.py"):
+    with pytest.raises(ExecutorLoadError, match=r"missing_module\.py"):
         Executor.load_config(str(path))
 
 
@@ -272,7 +273,9 @@ class RebindExecutor(Executor):
 def test_uses_requests_rebinds_endpoints():
     # EXE-40: the override replaces foo's decorator binding and binds the undecorated bar
     executor = RebindExecutor(requests={"/bar": "bar", "/non_foo": "foo", "/alias_foo": "foo"})
-    bound = {name: executor.endpoint_for(name).method_name for name in ("/bar", "/non_foo", "/foo", "/alias_foo")}
+    bound = {
+        name: executor.endpoint_for(name).method_name for name in ("/bar", "/non_foo", "/foo", "/alias_foo")
+    }
     assert bound == {"/bar": "bar", "/non_foo": "foo", "/foo": "all_req", "/alias_foo": "foo"}
 
 
