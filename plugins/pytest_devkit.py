@@ -56,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "process: the test starts servers in child processes (slower)")
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(*names): run the test once per devkit runtime ({', '.join(RUNTIMES)}); "

@@ -58,6 +58,7 @@ class Deployment(Orchestrator):
         timeout_ready: float = 600_000,
         timeout_send: float | None = None,
         retries: int = -1,
+        exit_on_exceptions: Sequence[str] | None = None,
         quiet: bool = False,
     ) -> None:
         super().__init__()
@@ -87,6 +88,7 @@ class Deployment(Orchestrator):
             timeout_send=ms_to_seconds(timeout_send),
             retries=retries,
             workspace=workspace,
+            exit_on_exceptions=tuple(exit_on_exceptions or ()),
         )
         self.quiet = quiet
 

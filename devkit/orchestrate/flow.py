@@ -66,6 +66,7 @@ class Flow(Orchestrator):
         timeout_ready: float = 600_000,
         timeout_send: float | None = None,
         retries: int = -1,
+        exit_on_exceptions: Sequence[str] | None = None,
         env: Mapping[str, str] | None = None,
         workspace: str | None = None,
         py_modules: str | Sequence[str] | None = None,
@@ -82,6 +83,7 @@ class Flow(Orchestrator):
             "timeout_ready": timeout_ready,
             "timeout_send": timeout_send,
             "retries": retries,
+            "exit_on_exceptions": tuple(exit_on_exceptions or ()),
             "env": dict(env or {}),
             "workspace": workspace,
             "py_modules": list(_as_tuple(py_modules)),
@@ -126,6 +128,7 @@ class Flow(Orchestrator):
         timeout_send: float | None = None,
         timeout_ready: float | None = None,
         retries: int | None = None,
+        exit_on_exceptions: Sequence[str] | None = None,
         runtime: str | None = None,
     ) -> Self:
         """Add an Executor. Without ``needs`` it follows the previous non-floating Executor."""
@@ -161,6 +164,7 @@ class Flow(Orchestrator):
             timeout_send=ms_to_seconds(timeout_send if timeout_send is not None else defaults["timeout_send"]),
             retries=retries if retries is not None else defaults["retries"],
             workspace=workspace or defaults["workspace"],
+            exit_on_exceptions=tuple(exit_on_exceptions or defaults["exit_on_exceptions"]),
         )
         self._executors.append(
             FlowExecutorSpec(

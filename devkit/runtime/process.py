@@ -53,7 +53,8 @@ def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
                 conn.recv()  # "stop", or EOFError once the parent is gone
             except (EOFError, OSError):
                 pass
-            loop.call_soon_threadsafe(stop.set)
+            with contextlib.suppress(RuntimeError):  # the loop may have closed already (failed start)
+                loop.call_soon_threadsafe(stop.set)
 
         threading.Thread(target=watch_parent, name="devkit-parent-watch", daemon=True).start()
         await serve(spec, lambda port: conn.send(("ready", port)), stop)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Callable, AsyncIterator, Sequence
 from typing import Any
 
 import pydantic
@@ -38,11 +38,24 @@ class ExecutorHandler:
     async methods run on the loop.
     """
 
-    def __init__(self, executor: Executor, display_name: str) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        display_name: str,
+        *,
+        exit_on_exceptions: frozenset[str] = frozenset(),
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> None:
         self.executor = executor
         self.name = str(executor.metas.name)
         self.display_name = display_name
         self._pool = SyncThread(f"devkit-{self.name}")
+        self._exit_on = exit_on_exceptions
+        self._on_fatal = on_fatal
+
+    def _is_fatal(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (or one of its base classes) is listed in ``exit_on_exceptions``."""
+        return bool(self._exit_on) and any(klass.__name__ in self._exit_on for klass in type(exc).__mro__)
 
     def close(self) -> None:
         self._pool.shutdown()
@@ -60,6 +73,8 @@ class ExecutorHandler:
             await self._run(endpoint, endpoint_name, requests, response)
         except Exception as exc:
             error_status(exc, self.name, response.header.status)
+            if self._on_fatal is not None and self._is_fatal(exc):
+                self._on_fatal(exc)  # this request is still answered; the worker then shuts down
         return response
 
     async def _run(

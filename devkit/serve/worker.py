@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -18,6 +19,8 @@ from devkit.serve.server import start_grpc_server
 from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.executor_yaml import build_executor
 from devkit.spec.models import WorkerSpec
+
+log = logging.getLogger("devkit.worker")
 
 __all__ = ["WorkerServicer", "endpoint_schemas", "run_worker"]
 
@@ -134,7 +137,17 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         "py_modules": list(spec.executor.py_modules),
     }
     executor = build_executor(spec.executor, runtime_args)
-    handler = ExecutorHandler(executor, spec.display_name)
+
+    def exit_after_fatal(exc: BaseException) -> None:
+        log.error("%s raised %s, listed in exit_on_exceptions: shutting down", spec.display_name, type(exc).__name__)
+        asyncio.get_running_loop().call_soon(stop.set)
+
+    handler = ExecutorHandler(
+        executor,
+        spec.display_name,
+        exit_on_exceptions=frozenset(spec.exit_on_exceptions),
+        on_fatal=exit_after_fatal,
+    )
     servicer = WorkerServicer(handler)
     try:
         server = await start_grpc_server(

@@ -7,6 +7,7 @@ import importlib.util
 import os
 import pathlib
 import sys
+import threading
 from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
@@ -43,7 +44,17 @@ def import_py_modules(modules: Iterable[str], search_paths: Iterable[str | os.Pa
                 raise ExecutorLoadError(f"py_modules entry {module!r} cannot be imported: {exc}") from exc
 
 
+#: Replicas on the thread runtime import the same py_modules at the same time; without this
+#: lock one could find the other's half-executed module in sys.modules and use it.
+_IMPORT_LOCK = threading.RLock()
+
+
 def _import_file(path: pathlib.Path) -> ModuleType:
+    with _IMPORT_LOCK:
+        return _import_file_unlocked(path)
+
+
+def _import_file_unlocked(path: pathlib.Path) -> ModuleType:
     path = path.resolve()
     folder = str(path.parent)
     if folder not in sys.path:

@@ -76,6 +76,7 @@ class WorkerSpec(_Spec):
     replica_id: int = 0
     shard_id: int = 0
     workspace: str | None = None
+    exit_on_exceptions: tuple[str, ...] = ()  # exception class names that stop this worker
 
     @property
     def display_name(self) -> str:
@@ -131,6 +132,7 @@ class DeploymentSpec(_Spec):
     timeout_send: float | None = None
     retries: int = -1
     workspace: str | None = None
+    exit_on_exceptions: tuple[str, ...] = ()
 
     @field_validator("replicas", "shards")
     @classmethod
@@ -154,6 +156,7 @@ class DeploymentSpec(_Spec):
                 replica_id=replica,
                 shard_id=shard,
                 workspace=self.workspace,
+                exit_on_exceptions=self.exit_on_exceptions,
             )
             for shard in range(self.shards)
             for replica in range(self.replicas)

@@ -2,12 +2,13 @@
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from docarray import BaseDoc, DocList
 
-from devkit import DevkitError, Executor, ExecutorError, Flow, RuntimeFailToStart, requests
+from devkit import DevkitError, Executor, ExecutorError, ExecutorUnreachableError, Flow, RuntimeFailToStart, requests
 from devkit.testing.leaks import leaked_since, snapshot
 
 
@@ -173,10 +174,34 @@ def test_without_gateway_prefetch_requests_overlap(concurrency):
 
 
 def test_an_unreachable_executor_is_a_connection_error_naming_it() -> None:
-    from devkit import ExecutorUnreachableError
-
     flow = Flow(quiet=True).add(host="127.0.0.1:1", external=True, name="gone", retries=0)
     with flow, pytest.raises(ConnectionError, match="'gone'") as caught:
         flow.post("/")
     assert isinstance(caught.value, ExecutorUnreachableError)
     assert caught.value.executor == "gone"
+
+
+class _Fatal(Executor):
+    @requests(on="/fatal")
+    def fatal(self, **kwargs):
+        raise MemoryError("the model no longer fits")
+
+    @requests(on="/fine")
+    def fine(self, **kwargs):
+        raise ValueError("a bad input only")
+
+
+def test_exit_on_exceptions_answers_then_stops_the_executor() -> None:
+    flow = Flow(quiet=True).add(uses=_Fatal, name="fragile", exit_on_exceptions=["MemoryError"])
+    with flow:
+        with pytest.raises(ExecutorError, match="ValueError"):
+            flow.post("/fine")
+        assert sorted(flow.alive_servers) == ["Flow/gateway", "fragile/rep-0"]
+        with pytest.raises(ExecutorError, match="MemoryError"):
+            flow.post("/fatal")  # answered with the error before the Executor goes away
+        deadline = time.monotonic() + 10
+        while "fragile/rep-0" in flow.alive_servers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert flow.alive_servers == ["Flow/gateway"]
+        with pytest.raises(ExecutorUnreachableError, match="'fragile'"):
+            flow.post("/fine")
