@@ -39,16 +39,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
     The session fixture ``jina_python`` is set up inside the first test that uses it, so
     that test's timeout would otherwise have to cover a pip install. Runs before
-    pytest-timeout reads the marker; only the test that actually builds is affected.
+    pytest-timeout reads the marker; only the first jina_compat test of a process that
+    has to build the environment is affected.
     """
     if (
         not _env_fixture_done
-        and "jina_python" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("jina_compat") is not None
         and not jina_env.looks_ready()
     ):
         marker = item.get_closest_marker("timeout")
         own = float(marker.args[0]) if marker and marker.args else float(item.config.getini("timeout") or 60)
-        item.add_marker(pytest.mark.timeout(ENV_BUILD_TIMEOUT + own))
+        item.add_marker(pytest.mark.timeout(ENV_BUILD_TIMEOUT + own), append=False)  # closest wins
     yield
 
 
