@@ -370,10 +370,8 @@ class Client:
                 return results
             if has_callback:
                 return None
-            docs = doclist_type()
-            for response in results:
-                docs.extend(response.docs)
-            return docs
+            # each response's documents were validated as doclist_type when decoded
+            return doclist_type.construct([doc for response in results for doc in response.docs])
 
         return self._loop.run(collect())
 

@@ -19,7 +19,7 @@ def to_doclist(docs: list[Any]) -> DocList[Any]:
         if not isinstance(doc, BaseDoc):
             raise TypeError(f"inputs must be documents (BaseDoc instances), got {type(doc).__name__}: {doc!r}")
     schema = first if all(type(doc) is first for doc in docs) else BaseDoc
-    return DocList[schema](docs)  # type: ignore[valid-type]
+    return DocList[schema].construct(docs)  # type: ignore[valid-type]  # types checked just above
 
 
 def is_replayable(inputs: Any) -> bool:
