@@ -66,7 +66,7 @@ def doclist_class(value: Any) -> type[DocList[Any]] | None:
 @functools.cache
 def json_safe(schema: type[BaseDoc]) -> bool:
     """Whether JSON round-trips every field of ``schema`` exactly (no tensors, bytes, Any)."""
-    if schema is AnyDoc or not issubclass(schema, BaseDoc):
+    if not issubclass(schema, BaseDoc) or issubclass(schema, AnyDoc):
         return False
     return all(_plain_annotation(field.annotation) for field in schema.model_fields.values())
 

@@ -19,6 +19,7 @@ from docarray import BaseDoc, DocList
 from docarray.base_doc import AnyDoc
 from pydantic import BaseModel
 
+from devkit.documents import UntypedDoc
 from devkit.errors import EndpointSignatureError
 from devkit.wire import doclist_class
 
@@ -172,7 +173,7 @@ def endpoint_from_method(
     )
     if single_doc and doclist_class(input_hint) is not None:
         raise EndpointSignatureError(f"{where}: 'doc' is one document; annotate it with a BaseDoc, not a DocList")
-    request = request or AnyDoc
+    request = request or UntypedDoc
     return Endpoint(
         method_name=method_name,
         fn=fn,

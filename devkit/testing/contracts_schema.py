@@ -115,7 +115,7 @@ def type_info(annotation: Any, metadata: typing.Sequence[Any] = ()) -> TypeInfo:
 
 def is_untyped(schema: type[BaseDoc] | None) -> bool:
     """True for schemas that promise nothing (no schema, ``AnyDoc``, a legacy document)."""
-    return schema is None or schema is AnyDoc or schema.__name__ in ("AnyDoc", "LegacyDocument")
+    return schema is None or issubclass(schema, AnyDoc) or schema.__name__ in ("AnyDoc", "LegacyDocument")
 
 
 def _is_doc(value: Any) -> bool:

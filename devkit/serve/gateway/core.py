@@ -38,7 +38,7 @@ class SchemaMismatchError(TypeError):
     """An Executor's request schema does not match what the Executor before it returns."""
 
 
-_UNTYPED = ("AnyDoc", "LegacyDocument")
+_UNTYPED = ("AnyDoc", "UntypedDoc", "LegacyDocument")
 
 
 def _model_without_titles(model: Any) -> Any:
