@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 from docarray import BaseDoc, DocList
-from docarray.base_doc import AnyDoc
 from pydantic import BaseModel
 
 from devkit import ConfigError, EndpointSignatureError, Executor, ExecutorLoadError, requests
+from devkit.documents import UntypedDoc
 from devkit.executor import DEFAULT_ENDPOINT
 
 
@@ -80,7 +80,7 @@ def test_schemas_are_read_from_type_hints():
     assert table["/foo"].response_schema is TextDoc
     assert table["/a"].request_schema is TextDoc
     assert table["/a"].response_schema is LengthDoc
-    assert table[DEFAULT_ENDPOINT].request_schema is AnyDoc
+    assert table[DEFAULT_ENDPOINT].request_schema is UntypedDoc  # schemaless, fields assignable
 
 
 def test_request_and_response_schema_arguments_override_hints():
