@@ -6,12 +6,15 @@ JSON document (a list of outcomes, one per call) on stdout. Each call is::
     {"on": "/endpoint", "texts": ["a", "b"], "parameters": {...}, "stream": true,
      "request_size": 100, "embed": false}
 
-or ``{"ready": true}`` (``Client.is_flow_ready``), and each outcome either ``{"ok": true, "responses": [{"docs": [...], "parameters": {...}}]}``
+or ``{"ready": true}`` (``Client.is_flow_ready``) or ``{"stream_doc": "/endpoint", "text": "a"}``
+(the async client's ``stream_doc``). Each outcome is either
+``{"ok": true, "responses": [{"docs": [...], "parameters": {...}}]}`` (or ``"ready"``/``"docs"``)
 or ``{"ok": false, "error": {"type": ..., "executor": ..., "name": ..., ...}}``.
 
 This file runs under jina's environment only; it never imports devkit.
 """
 
+import asyncio
 import json
 import os
 import sys
@@ -39,9 +42,23 @@ def doc_json(doc: TextDoc) -> dict:
     }
 
 
+async def stream_doc(port: int, on: str, text: str) -> list[dict]:
+    client = Client(host="127.0.0.1", port=port, protocol="grpc", asyncio=True)
+    return [
+        doc_json(doc)
+        async for doc in client.stream_doc(on=on, inputs=TextDoc(text=text), return_type=TextDoc)
+    ]
+
+
 def run_call(client: Client, call: dict) -> dict:
     if call.get("ready"):
         return {"ok": True, "ready": bool(client.is_flow_ready())}
+    if "stream_doc" in call:
+        try:
+            docs = asyncio.run(stream_doc(client.args.port, call["stream_doc"], call["text"]))
+        except Exception as exc:  # reported to the test
+            return {"ok": False, "error": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
+        return {"ok": True, "docs": docs}
     docs = DocList[TextDoc](
         [
             TextDoc(

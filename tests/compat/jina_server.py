@@ -45,6 +45,16 @@ class Shout(Executor):
         raise ValueError("jina executor exploded")
 
 
+class StreamingShout(Shout):
+    """The Deployment's Executor: Shout plus a streaming endpoint (jina streams only from
+    a Deployment or a one-Executor Flow, so the two-Executor Flow uses plain Shout)."""
+
+    @requests(on="/gen")
+    async def gen(self, doc: TextDoc, **kwargs) -> TextDoc:
+        for i in range(3):
+            yield TextDoc(text=f"{doc.text}-{i}", n=i)
+
+
 class Tag(Executor):
     """Second step of the Flow: appends ``!`` and records its name in ``n``."""
 
@@ -69,7 +79,7 @@ def free_port() -> int:
 
 def build(kind: str, port: int):
     if kind == "deployment":
-        return Deployment(uses=Shout, name="shouter", host="127.0.0.1", port=port, protocol="grpc")
+        return Deployment(uses=StreamingShout, name="shouter", host="127.0.0.1", port=port, protocol="grpc")
     if kind == "flow":
         return (
             Flow(host="127.0.0.1", port=port, protocol="grpc")

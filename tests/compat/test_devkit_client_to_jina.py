@@ -97,7 +97,8 @@ def test_devkit_client_raises_executor_error(server: Any, client: Client, stream
     with pytest.raises(ExecutorError) as caught:
         client.post("/boom", make_docs(TEXTS[:2]), stream=stream)
     error = caught.value
-    assert error.executor == "Shout"  # jina names the Executor's class here
+    # jina names the Executor's class here (jina_server.py: the Deployment's is StreamingShout)
+    assert error.executor == ("StreamingShout" if server.kind == "deployment" else "Shout")
     assert error.name == "ValueError"
     assert "jina executor exploded" in error.description
     assert error.endpoint == "/boom"
@@ -108,3 +109,10 @@ def test_devkit_client_raises_executor_error(server: Any, client: Client, stream
 def test_devkit_client_readiness(server: Any, client: Client) -> None:
     assert client.is_flow_ready(timeout=10.0)
     assert client.dry_run(timeout=10.0)
+
+
+def test_devkit_client_stream_doc(jina_deployment: Any) -> None:
+    """devkit's client streams documents from a jina generator endpoint."""
+    with Client(host="127.0.0.1", port=jina_deployment.port) as client:
+        docs = client.stream_doc("/gen", TextDoc(text="hey"), return_type=TextDoc)
+    assert [(doc.text, doc.n) for doc in docs] == [("hey-0", 0), ("hey-1", 1), ("hey-2", 2)]

@@ -7,7 +7,7 @@ environment (tests/compat/jina_client.py) and reports what it received as JSON.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,13 @@ class Shout(Executor):
         raise ValueError("devkit executor exploded")
 
 
+class StreamingShout(Shout):
+    @requests(on="/gen")
+    async def gen(self, doc: TextDoc, **kwargs: Any) -> AsyncIterator[TextDoc]:
+        for i in range(3):
+            yield TextDoc(text=f"{doc.text}-{i}", n=i)
+
+
 class Tag(Executor):
     @requests(on="/shout")
     def tag(self, docs: DocList[TextDoc], **kwargs: Any) -> DocList[TextDoc]:
@@ -63,7 +70,12 @@ class Tag(Executor):
 def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
     """One replica: the Executor's own server answers; two: a devkit gateway in front."""
     with Deployment(
-        uses=Shout, name="shouter", host="127.0.0.1", replicas=request.param, runtime="thread", quiet=True
+        uses=StreamingShout,
+        name="shouter",
+        host="127.0.0.1",
+        replicas=request.param,
+        runtime="thread",
+        quiet=True,
     ) as dep:
         yield dep
 
@@ -191,3 +203,10 @@ def test_jina_client_through_devkit_flow(flow: Flow, jina_client: Any, stream: b
     assert boom["error"]["executor"] == "shouter"
     assert boom["error"]["name"] == "ValueError"
     assert ready == {"ok": True, "ready": True}
+
+
+def test_jina_client_stream_doc(deployment: Deployment, jina_client: Any) -> None:
+    """jina's async client streams documents from a devkit generator endpoint."""
+    (outcome,) = jina_client(deployment.port, [{"stream_doc": "/gen", "text": "hey"}])
+    assert outcome["ok"], outcome.get("error")
+    assert [(doc["text"], doc["n"]) for doc in outcome["docs"]] == [("hey-0", 0), ("hey-1", 1), ("hey-2", 2)]
