@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -10,7 +11,7 @@ from grpc_reflection.v1alpha import reflection
 
 from devkit.errors import PortInUseError
 
-__all__ = ["CHANNEL_OPTIONS", "GrpcServer", "start_grpc_server"]
+__all__ = ["CHANNEL_OPTIONS", "GrpcServer", "serve_until_stopped", "start_grpc_server"]
 
 #: Unlimited message sizes (documents can be large); never reach loopback through an HTTP
 #: proxy from the environment (a known cause of hanging readiness checks in the original).
@@ -27,7 +28,9 @@ _SERVER_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
 class GrpcServer:
     """A started server, its bound port and its health servicer."""
 
-    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer) -> None:
+    def __init__(
+        self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer
+    ) -> None:
         self.server = server
         self.port = port
         self.health = health_servicer
@@ -57,7 +60,11 @@ async def start_grpc_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if reflection_enabled:
         reflection.enable_server_reflection(
-            [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            [
+                *service_names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             server,
         )
     address = f"{host}:{port}"
@@ -71,3 +78,27 @@ async def start_grpc_server(
     for name in ["", *service_names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return GrpcServer(server, bound, health_servicer)
+
+
+async def serve_until_stopped(
+    starting: Awaitable[GrpcServer],
+    on_ready: Callable[[int], None],
+    stop: asyncio.Event,
+    *,
+    cleanup: Callable[[], Awaitable[None]],
+    grace: float = 5.0,
+) -> None:
+    """Await the server's start, report its port, serve until ``stop`` is set, drain.
+
+    ``cleanup`` runs last whatever happened (a failed start included), after in-flight
+    calls had ``grace`` seconds to finish.
+    """
+    try:
+        server = await starting
+        try:
+            on_ready(server.port)
+            await stop.wait()
+        finally:
+            await server.stop(grace)
+    finally:
+        await cleanup()

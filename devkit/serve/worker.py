@@ -15,7 +15,7 @@ from devkit.executor.base import Executor
 from devkit.proto import jina_pb2, jina_pb2_grpc
 from devkit.serve.handler import ExecutorHandler
 from devkit.serve.info import info_proto
-from devkit.serve.server import start_grpc_server
+from devkit.serve.server import serve_until_stopped, start_grpc_server
 from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.executor_yaml import build_executor
 from devkit.spec.models import WorkerSpec
@@ -82,7 +82,7 @@ class WorkerServicer:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "process_data needs at least one request")
         return await self.handler.handle(list(request.requests))
 
-    async def Call(  # noqa: N802 - the RPC's name on the wire
+    async def Call(
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         async def handle(request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
@@ -149,16 +149,9 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         on_fatal=exit_after_fatal,
     )
     servicer = WorkerServicer(handler)
-    try:
-        server = await start_grpc_server(
-            servicer.register, host=spec.host, port=spec.port, what=f"Executor {spec.display_name!r}"
-        )
-    except BaseException:
+
+    async def close() -> None:
         handler.close()
-        raise
-    try:
-        on_ready(server.port)
-        await stop.wait()
-    finally:
-        await server.stop(grace=5.0)
-        handler.close()
+
+    starting = start_grpc_server(servicer.register, host=spec.host, port=spec.port, what=f"Executor {spec.display_name!r}")
+    await serve_until_stopped(starting, on_ready, stop, cleanup=close)

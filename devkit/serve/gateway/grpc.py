@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import grpc
@@ -12,7 +11,7 @@ from google.protobuf import empty_pb2
 from devkit.proto import jina_pb2, jina_pb2_grpc
 from devkit.serve.gateway.core import GatewayCore
 from devkit.serve.info import info_proto
-from devkit.serve.server import start_grpc_server
+from devkit.serve.server import GrpcServer, serve_until_stopped, start_grpc_server
 from devkit.serve.streaming import answer_stream
 from devkit.spec.models import GatewaySpec
 
@@ -40,7 +39,7 @@ class GatewayServicer:
         async with self._limit:
             return await self.core.process(request)
 
-    async def Call(  # noqa: N802 - the RPC's name on the wire
+    async def Call(
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
         async for response in answer_stream(request_iterator, self._process):
@@ -55,7 +54,9 @@ class GatewayServicer:
         self, request: jina_pb2.DataRequestListProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
         if len(request.requests) != 1:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the gateway takes exactly one request per call")
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "the gateway takes exactly one request per call"
+            )
         return await self._process(request.requests[0])
 
     async def stream_doc(
@@ -63,7 +64,8 @@ class GatewayServicer:
     ) -> AsyncIterator[jina_pb2.SingleDocumentRequestProto]:
         if len(self.core.nodes) != 1:
             await context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION, "streaming endpoints need a Flow with exactly one Executor"
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "streaming endpoints need a Flow with exactly one Executor",
             )
         node = next(iter(self.core.nodes.values()))
         channel = node.shards[0]._replicas[0].channel
@@ -80,10 +82,14 @@ class GatewayServicer:
     ) -> jina_pb2.EndpointsProto:
         return jina_pb2.EndpointsProto(endpoints=self.core.endpoints())
 
-    async def _status(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> jina_pb2.JinaInfoProto:
+    async def _status(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.JinaInfoProto:
         return info_proto()
 
-    async def dry_run(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> jina_pb2.StatusProto:
+    async def dry_run(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.StatusProto:
         """SUCCESS when every Executor answers a health check."""
         from devkit.wire import error_status
 
@@ -100,23 +106,16 @@ class GatewayServicer:
 async def run_gateway(spec: GatewaySpec, on_ready: Callable[[int], None], stop: asyncio.Event) -> None:
     """Serve ``spec`` until ``stop`` is set; drain in-flight and floating work, then close."""
     core = GatewayCore(spec.nodes)
-    try:
-        await core.start()
+
+    async def starting() -> GrpcServer:
+        await core.start()  # learns the Executors' endpoints; refuses mismatched schemas
         servicer = GatewayServicer(core, spec.prefetch)
-        server = await start_grpc_server(
+        return await start_grpc_server(
             servicer.register,
             host=spec.host,
             port=spec.port,
             what=f"gateway {spec.name!r}",
             reflection_enabled=spec.expose_reflection,
         )
-    except BaseException:
-        await core.close()
-        raise
-    try:
-        on_ready(server.port)
-        await stop.wait()
-    finally:
-        await server.stop(grace=5.0)
-        with contextlib.suppress(Exception):
-            await core.close()
+
+    await serve_until_stopped(starting(), on_ready, stop, cleanup=core.close)
