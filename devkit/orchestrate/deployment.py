@@ -68,14 +68,14 @@ class Deployment(Orchestrator):
             name=name,
             executor=ExecutorSpec(
                 uses=uses,
-                uses_with=dict(uses_with or {}),
-                uses_metas=dict(uses_metas or {}),
-                uses_requests=dict(uses_requests or {}),
-                uses_dynamic_batching=dict(uses_dynamic_batching or {}),
+                uses_with=uses_with,  # type: ignore[arg-type]  # normalised by the spec's validators
+                uses_metas=uses_metas,  # type: ignore[arg-type]
+                uses_requests=uses_requests,  # type: ignore[arg-type]
+                uses_dynamic_batching=uses_dynamic_batching,  # type: ignore[arg-type]
                 py_modules=py_modules,  # type: ignore[arg-type]
                 extra_search_paths=extra_search_paths,  # type: ignore[arg-type]
                 workspace=workspace,
-                env={key: str(value) for key, value in (env or {}).items()},
+                env=env,  # type: ignore[arg-type]
             ),
             host=host,
             port=port,

@@ -146,14 +146,14 @@ class Flow(Orchestrator):
             name=name,
             executor=ExecutorSpec(
                 uses=uses,
-                uses_with=dict(uses_with or {}),
-                uses_metas=dict(uses_metas or {}),
-                uses_requests=dict(uses_requests or {}),
-                uses_dynamic_batching=dict(uses_dynamic_batching or {}),
+                uses_with=uses_with,  # type: ignore[arg-type]  # normalised by the spec's validators
+                uses_metas=uses_metas,  # type: ignore[arg-type]
+                uses_requests=uses_requests,  # type: ignore[arg-type]
+                uses_dynamic_batching=uses_dynamic_batching,  # type: ignore[arg-type]
                 py_modules=[*defaults["py_modules"], *_as_tuple(py_modules)],  # type: ignore[arg-type]
                 extra_search_paths=[*defaults["extra_search_paths"], *(extra_search_paths or [])],  # type: ignore[arg-type]
                 workspace=workspace or defaults["workspace"],
-                env={k: str(v) for k, v in {**defaults["env"], **(env or {})}.items()},
+                env={**defaults["env"], **(env or {})},
             ),
             host="127.0.0.1",
             replicas=replicas,

@@ -56,6 +56,17 @@ class ExecutorSpec(_Spec):
     workspace: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("uses_with", "uses_metas", "uses_requests", "uses_dynamic_batching", mode="before")
+    @classmethod
+    def _dictify(cls, value: Any) -> Any:
+        return {} if value is None else dict(value)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_strings(cls, value: Any) -> Any:
+        """Environment values are strings; ``env={'N': 3}`` means ``'3'``."""
+        return {str(key): str(item) for key, item in (value or {}).items()}
+
     @field_validator("py_modules", "extra_search_paths", mode="before")
     @classmethod
     def _listify(cls, value: Any) -> Any:
