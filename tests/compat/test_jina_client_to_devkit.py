@@ -135,18 +135,8 @@ def test_jina_client_gets_documents_and_parameters(
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "unary"])
-def test_jina_client_results_in_order(
-    deployment: Deployment, jina_client: Any, stream: bool, request: pytest.FixtureRequest
-) -> None:
+def test_jina_client_results_in_order(deployment: Deployment, jina_client: Any, stream: bool) -> None:
     """jina's client leaves ordering of a stream to the server: metadata ``__results_in_order__``."""
-    if stream and deployment.spec.needs_front:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="devkit's gateway Call ignores the __results_in_order__ metadata jina's client sends "
-                "(devkit.serve.streaming.stream_options exists; the gateway does not pass it yet)",
-            )
-        )
     texts = [f"t{i}" for i in range(24)]
     (outcome,) = jina_client(
         deployment.port, [{"on": "/shout", "texts": texts, "request_size": 1, "stream": stream}]

@@ -12,7 +12,7 @@ from devkit.proto import jina_pb2, jina_pb2_grpc
 from devkit.serve.gateway.core import GatewayCore
 from devkit.serve.info import info_proto
 from devkit.serve.server import GrpcServer, serve_until_stopped, start_grpc_server
-from devkit.serve.streaming import answer_stream
+from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.models import GatewaySpec
 
 __all__ = ["GatewayServicer", "run_gateway"]
@@ -42,7 +42,7 @@ class GatewayServicer:
     async def Call(
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
-        async for response in answer_stream(request_iterator, self._process):
+        async for response in answer_stream(request_iterator, self._process, **stream_options(context)):
             yield response
 
     async def process_single_data(
