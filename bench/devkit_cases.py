@@ -15,7 +15,7 @@ from typing import Any
 from baseline import Figures
 from docarray import BaseDoc, DocList
 
-from devkit import Client, Deployment, Executor, requests
+from devkit import Client, Deployment, Executor, Flow, requests
 from devkit.wire import new_request
 
 
@@ -51,33 +51,22 @@ class Case:
     expected_text: str
 
 
-def _flow_case() -> Case | None:
-    """The 2-Executor Flow, once ``devkit.Flow`` exists."""
-    try:
-        from devkit import Flow  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-
-    def build(runtime: str) -> Any:
-        return Flow(runtime=runtime, quiet=True).add(uses=SetText).add(uses=Upper)
-
-    # client -> gateway -> A -> B: the floor is client -> relay -> relay -> echo
-    return Case("flow-2", build, baseline_depth=2, expected_text="HELLO WORLD")
+def _flow(runtime: str) -> Any:
+    return Flow(runtime=runtime, quiet=True).add(uses=SetText).add(uses=Upper)
 
 
 def cases() -> list[Case]:
-    found = [
+    """Every topology measured; add one here (and, if new, its floor's relay depth)."""
+    return [
         Case(
             "deployment",
             lambda runtime: Deployment(uses=SetText, runtime=runtime, quiet=True),
             baseline_depth=0,
             expected_text="hello world",
-        )
+        ),
+        # client -> gateway -> A -> B; the floor is client -> relay -> relay -> echo
+        Case("flow-2", _flow, baseline_depth=2, expected_text="HELLO WORLD"),
     ]
-    flow = _flow_case()
-    if flow is not None:
-        found.append(flow)
-    return found
 
 
 def payloads(docs_per_batch: int) -> tuple[bytes, bytes]:
