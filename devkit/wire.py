@@ -178,7 +178,9 @@ def set_parameters(request: jina_pb2.DataRequestProto, parameters: Mapping[str, 
     try:
         struct.update(dict(parameters))
     except (ValueError, TypeError) as exc:
-        raise TypeError(f"parameters must be JSON-like (str, numbers, bool, None, lists, dicts): {exc}") from exc
+        raise TypeError(
+            f"parameters must be JSON-like (str, numbers, bool, None, lists, dicts): {exc}"
+        ) from exc
     request.parameters.CopyFrom(struct)
 
 

@@ -111,14 +111,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     folder = item.config._tmp_path_factory.mktemp("devkit-topology", numbered=True)  # type: ignore[attr-defined]
     for index, orchestrator in enumerate(harness.orchestrators):
         if isinstance(orchestrator, Flow):
-            report.sections.append(("devkit topology", _topology_section(harness, orchestrator, faults, folder, index)))
+            report.sections.append(
+                ("devkit topology", _topology_section(harness, orchestrator, faults, folder, index))
+            )
 
 
-def _topology_section(harness: TestHarness, flow: Flow, faults: dict[str, list[str]], folder: Any, index: int) -> str:
+def _topology_section(
+    harness: TestHarness, flow: Flow, faults: dict[str, list[str]], folder: Any, index: int
+) -> str:
     recorder = harness.recorder_of(flow)
     path = folder / f"flow-{index}.svg"
     flow.plot(path, annotations=recorder.annotations(faults))
-    injected = "".join(f"\n  faults towards {target}: {', '.join(kinds)}" for target, kinds in sorted(faults.items()))
+    injected = "".join(
+        f"\n  faults towards {target}: {', '.join(kinds)}" for target, kinds in sorted(faults.items())
+    )
     return (
         f"Flow {flow.name!r} ({flow.spec.runtime} runtime), diagram: {path}\n"
         f"{recorder.summary()}{injected}\n\n{flow.to_mermaid()}"

@@ -14,7 +14,6 @@ from typing import Any
 
 import grpc
 from docarray import BaseDoc, DocList
-from docarray.base_doc import AnyDoc
 from pydantic import BaseModel
 
 from devkit.client.address import Address, parse_address
@@ -23,6 +22,7 @@ from devkit.client.inputs import batches, is_replayable
 from devkit.client.loop import LoopThread
 from devkit.client.response import Response
 from devkit.client.retry import RetryPolicy
+from devkit.documents import UntypedDoc
 from devkit.errors import ServerUnavailableError
 from devkit.proto import jina_pb2
 from devkit.wire import doclist_class, exception_from_status, new_request
@@ -36,11 +36,11 @@ Callback = Callable[[Response], Any]
 
 def _doclist_type(return_type: Any) -> type[DocList[Any]]:
     if return_type is None:
-        return DocList[AnyDoc]
+        return DocList[UntypedDoc]
     if doclist_class(return_type) is not None:
-        return return_type  # type: ignore[no-any-return]
+        return return_type
     if isinstance(return_type, type) and issubclass(return_type, BaseDoc):
-        return DocList[return_type]  # type: ignore[valid-type]
+        return DocList[return_type]
     raise TypeError(f"return_type must be a BaseDoc subclass or DocList[...], got {return_type!r}")
 
 
@@ -216,7 +216,9 @@ class AsyncClient:
             received = 0
             window = asyncio.Semaphore(prefetch) if prefetch > 0 else None
 
-            async def limited() -> AsyncIterator[jina_pb2.DataRequestProto]:
+            async def limited(
+                window: asyncio.Semaphore | None = window,
+            ) -> AsyncIterator[jina_pb2.DataRequestProto]:
                 async for request in requests():
                     if window is not None:
                         await window.acquire()

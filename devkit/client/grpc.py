@@ -58,7 +58,9 @@ class GrpcTransport:
         self.metadata: Sequence[tuple[str, str]] | None = tuple((metadata or {}).items()) or None
         data = jina_pb2.DataRequestProto
         self._call = self.channel.stream_stream(
-            "/jina.JinaRPC/Call", request_serializer=data.SerializeToString, response_deserializer=data.FromString
+            "/jina.JinaRPC/Call",
+            request_serializer=data.SerializeToString,
+            response_deserializer=data.FromString,
         )
         self._single = self.channel.unary_unary(
             "/jina.JinaSingleDataRequestRPC/process_single_data",
@@ -73,7 +75,9 @@ class GrpcTransport:
         )
         empty = empty_pb2.Empty.SerializeToString
         self._status = self.channel.unary_unary(
-            "/jina.JinaInfoRPC/_status", request_serializer=empty, response_deserializer=jina_pb2.JinaInfoProto.FromString
+            "/jina.JinaInfoRPC/_status",
+            request_serializer=empty,
+            response_deserializer=jina_pb2.JinaInfoProto.FromString,
         )
         self._dry_run = self.channel.unary_unary(
             "/jina.JinaGatewayDryRunRPC/dry_run",
@@ -97,7 +101,9 @@ class GrpcTransport:
     ) -> grpc.aio.StreamStreamCall:
         return self._call(requests, timeout=timeout, metadata=self.metadata)
 
-    async def single(self, request: jina_pb2.DataRequestProto, timeout: float | None) -> jina_pb2.DataRequestProto:
+    async def single(
+        self, request: jina_pb2.DataRequestProto, timeout: float | None
+    ) -> jina_pb2.DataRequestProto:
         return await self._single(request, timeout=timeout, metadata=self.metadata)
 
     def stream_doc(self, request: jina_pb2.SingleDocumentRequestProto, timeout: float | None) -> Any:
@@ -117,7 +123,9 @@ class GrpcTransport:
 
     async def is_ready(self, timeout: float = 3.0) -> bool:
         try:
-            reply = await self._health(health_pb2.HealthCheckRequest(), timeout=timeout, metadata=self.metadata)
+            reply = await self._health(
+                health_pb2.HealthCheckRequest(), timeout=timeout, metadata=self.metadata
+            )
         except grpc.aio.AioRpcError:
             return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING

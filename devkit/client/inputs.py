@@ -24,7 +24,9 @@ def to_doclist(docs: list[Any]) -> DocList[Any]:
     first = type(docs[0])
     for doc in docs:
         if not isinstance(doc, BaseDoc):
-            raise TypeError(f"inputs must be documents (BaseDoc instances), got {type(doc).__name__}: {doc!r}")
+            raise TypeError(
+                f"inputs must be documents (BaseDoc instances), got {type(doc).__name__}: {doc!r}"
+            )
     schema: type[BaseDoc] = first if all(type(doc) is first for doc in docs) else BaseDoc
     return _doclist_of(schema).construct(docs)  # types checked just above
 

@@ -18,9 +18,11 @@ class Response:
     """A DataRequest answered by the server: ``header``, ``status``, ``parameters``,
     ``routes`` and ``docs`` (decoded on first access as ``return_type``)."""
 
-    __slots__ = ("_docs", "_doclist_type", "proto")
+    __slots__ = ("_doclist_type", "_docs", "proto")
 
-    def __init__(self, proto: jina_pb2.DataRequestProto, doclist_type: type[DocList[Any]] = DocList[AnyDoc]) -> None:
+    def __init__(
+        self, proto: jina_pb2.DataRequestProto, doclist_type: type[DocList[Any]] = DocList[AnyDoc]
+    ) -> None:
         self.proto = proto
         self._doclist_type = doclist_type
         self._docs: DocList[Any] | None = None

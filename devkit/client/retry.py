@@ -24,7 +24,9 @@ class RetryPolicy:
             raise ValueError(f"max_attempts counts the first try and must be >= 1, got {self.max_attempts}")
 
     def delay(self, retry: int) -> float:
-        return random.uniform(0, min(self.initial_backoff * self.backoff_multiplier ** (retry - 1), self.max_backoff))
+        return random.uniform(
+            0, min(self.initial_backoff * self.backoff_multiplier ** (retry - 1), self.max_backoff)
+        )
 
 
 async def wait_or_raise_err(

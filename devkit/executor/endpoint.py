@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from docarray import BaseDoc, DocList
-from docarray.base_doc import AnyDoc
 from pydantic import BaseModel
 
 from devkit.documents import UntypedDoc
@@ -96,7 +95,11 @@ def _schema_from_explicit(value: Any, what: str, where: str) -> type[BaseDoc] | 
 
 
 def _parameters_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and not issubclass(annotation, BaseDoc):
+    if (
+        isinstance(annotation, type)
+        and issubclass(annotation, BaseModel)
+        and not issubclass(annotation, BaseDoc)
+    ):
         return annotation
     for arg in typing.get_args(annotation):
         found = _parameters_model(arg)
@@ -131,7 +134,11 @@ def _resolved_hints(fn: Callable[..., Any], signature: inspect.Signature) -> dic
 
 
 def endpoint_from_method(
-    owner: type, method_name: str, fn: Callable[..., Any], request_schema: Any = None, response_schema: Any = None
+    owner: type,
+    method_name: str,
+    fn: Callable[..., Any],
+    request_schema: Any = None,
+    response_schema: Any = None,
 ) -> Endpoint:
     """Build the :class:`Endpoint` of ``owner.method_name``; raise if it cannot be served."""
     where = f"{owner.__name__}.{method_name}"
@@ -172,7 +179,9 @@ def endpoint_from_method(
         hints.get("return", inspect.Parameter.empty)
     )
     if single_doc and doclist_class(input_hint) is not None:
-        raise EndpointSignatureError(f"{where}: 'doc' is one document; annotate it with a BaseDoc, not a DocList")
+        raise EndpointSignatureError(
+            f"{where}: 'doc' is one document; annotate it with a BaseDoc, not a DocList"
+        )
     request = request or UntypedDoc
     return Endpoint(
         method_name=method_name,

@@ -117,11 +117,14 @@ class Deployment(Orchestrator):
         ports = self._group.start_batch(spec.runtime, items, spec.timeout_ready)
         if spec.needs_front:
             addresses = [
-                self._dial(Edge("gateway", spec.name, worker.shard_id, worker.replica_id), f"127.0.0.1:{port}")
+                self._dial(
+                    Edge("gateway", spec.name, worker.shard_id, worker.replica_id), f"127.0.0.1:{port}"
+                )
                 for worker, port in zip(workers, ports, strict=True)
             ]
             shards = tuple(
-                tuple(addresses[shard * spec.replicas : (shard + 1) * spec.replicas]) for shard in range(spec.shards)
+                tuple(addresses[shard * spec.replicas : (shard + 1) * spec.replicas])
+                for shard in range(spec.shards)
             )
             gateway = GatewaySpec(
                 name=f"{spec.name}/gateway",

@@ -30,7 +30,9 @@ def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _external_addresses(host: str | Sequence[str] | None, port: int | str | Sequence[int | str] | None) -> tuple[str, ...]:
+def _external_addresses(
+    host: str | Sequence[str] | None, port: int | str | Sequence[int | str] | None
+) -> tuple[str, ...]:
     """``host='h:p'``, ``host='h', port=p`` or lists of both, as ``("h:p", ...)``."""
     hosts = list(_as_tuple(host)) if host is not None else []
     ports = [port] if isinstance(port, (int, str)) else list(port or [])
@@ -160,8 +162,12 @@ class Flow(Orchestrator):
             shards=shards,
             polling=parse_polling(polling),
             runtime=runtime or defaults["runtime"],  # type: ignore[arg-type]  # validated by the spec
-            timeout_ready=ms_to_seconds(timeout_ready if timeout_ready is not None else defaults["timeout_ready"]),
-            timeout_send=ms_to_seconds(timeout_send if timeout_send is not None else defaults["timeout_send"]),
+            timeout_ready=ms_to_seconds(
+                timeout_ready if timeout_ready is not None else defaults["timeout_ready"]
+            ),
+            timeout_send=ms_to_seconds(
+                timeout_send if timeout_send is not None else defaults["timeout_send"]
+            ),
             retries=retries if retries is not None else defaults["retries"],
             workspace=workspace or defaults["workspace"],
             exit_on_exceptions=tuple(exit_on_exceptions or defaults["exit_on_exceptions"]),
@@ -184,7 +190,8 @@ class Flow(Orchestrator):
     def _unfloat(self, needs: tuple[str, ...]) -> None:
         """A floating Executor that a non-floating one needs stops being floating."""
         self._executors = [
-            e.model_copy(update={"floating": False}) if e.floating and e.name in needs else e for e in self._executors
+            e.model_copy(update={"floating": False}) if e.floating and e.name in needs else e
+            for e in self._executors
         ]
 
     def needs_all(self, uses: Any = None, *, name: str | None = None, **kwargs: Any) -> Self:
@@ -259,7 +266,9 @@ class Flow(Orchestrator):
             nodes=nodes,
             prefetch=spec.gateway.prefetch,
         )
-        (self.port,) = self._group.start_batch(spec.runtime, [(gateway.name, run_gateway, gateway)], spec.timeout_ready)
+        (self.port,) = self._group.start_batch(
+            spec.runtime, [(gateway.name, run_gateway, gateway)], spec.timeout_ready
+        )
         self._nodes = nodes
         if not self.quiet:
             print_banner(self.kind, spec.gateway.protocol, spec.gateway.host, self.port)
@@ -282,7 +291,9 @@ class Flow(Orchestrator):
         for runtime, workers in by_runtime.items():
             timeouts = [e.deployment.timeout_ready for e, _ in workers]
             batch_timeout = None if None in timeouts else max(t for t in timeouts if t is not None)
-            ports = self._group.start_batch(runtime, [(w.display_name, run_worker, w) for _, w in workers], batch_timeout)
+            ports = self._group.start_batch(
+                runtime, [(w.display_name, run_worker, w) for _, w in workers], batch_timeout
+            )
             for (executor, worker), port in zip(workers, ports, strict=True):
                 shards = [list(s) for s in addresses.get(executor.name, ())]
                 while len(shards) <= worker.shard_id:

@@ -43,7 +43,9 @@ def main() -> int:
     )
     grpc_mod = HERE / "jina_pb2_grpc.py"
     grpc_mod.write_text(
-        grpc_mod.read_text().replace("import jina_pb2 as jina__pb2", "from devkit.proto import jina_pb2 as jina__pb2")
+        grpc_mod.read_text().replace(
+            "import jina_pb2 as jina__pb2", "from devkit.proto import jina_pb2 as jina__pb2"
+        )
     )
     return 0
 

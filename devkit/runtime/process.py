@@ -49,10 +49,8 @@ def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
         loop.add_signal_handler(signal.SIGINT, stop.set)
 
         def watch_parent() -> None:
-            try:
+            with contextlib.suppress(EOFError, OSError):
                 conn.recv()  # "stop", or EOFError once the parent is gone
-            except (EOFError, OSError):
-                pass
             with contextlib.suppress(RuntimeError):  # the loop may have closed already (failed start)
                 loop.call_soon_threadsafe(stop.set)
 
@@ -62,10 +60,8 @@ def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
     try:
         asyncio.run(main())
     except BaseException as exc:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(), _portable(exc)))
-        except (OSError, ValueError):
-            pass
         raise SystemExit(1) from None
 
 
@@ -136,10 +132,8 @@ class ProcessHandle:
         if self._process.pid is None:
             return
         if self._process.is_alive():
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 self._conn.send("stop")
-            except (OSError, ValueError):
-                pass
             self._process.join(timeout)
         if self._process.is_alive():
             self._process.terminate()

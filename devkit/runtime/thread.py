@@ -6,6 +6,7 @@ Starting one costs milliseconds, which is why tests default to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import Any
 
@@ -71,10 +72,8 @@ class ThreadHandle:
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread.is_alive() and not self._loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
                 self._loop.call_soon_threadsafe(self._stop_event.set)
-            except RuntimeError:  # the loop closed in between
-                pass
         if self._thread.ident is not None:
             self._thread.join(timeout)
         if self._thread.is_alive():

@@ -93,12 +93,18 @@ class ReplicaSet:
                     raise ExecutorUnavailableError(
                         self.executor,
                         f"no answer from {replica.address} "
-                        + (f"within timeout_send={self._timeout:g} s" if self._timeout else "before the deadline"),
+                        + (
+                            f"within timeout_send={self._timeout:g} s"
+                            if self._timeout
+                            else "before the deadline"
+                        ),
                         exc.code(),
                     ) from exc
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise ExecutorUnavailableError(
-                        self.executor, f"{replica.address} answered {exc.code().name}: {exc.details()}", exc.code()
+                        self.executor,
+                        f"{replica.address} answered {exc.code().name}: {exc.details()}",
+                        exc.code(),
                     ) from exc
                 if attempt + 1 < self._attempts:
                     await asyncio.sleep(min(0.05 * (2**attempt), 1.0))

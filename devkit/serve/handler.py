@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pydantic
@@ -183,7 +183,7 @@ class ExecutorHandler:
         if isinstance(returned, dict):
             return docs, returned
         if isinstance(returned, BaseDoc):
-            return DocList[type(returned)]([returned]), None  # type: ignore[misc]
+            return DocList[type(returned)]([returned]), None  # type: ignore[misc,operator]
         raise TypeError(
             f"{endpoint.method_name!r} returned {type(returned).__name__}; "
             "an endpoint returns a DocList, a dict (results) or None (documents changed in place)"
@@ -192,7 +192,7 @@ class ExecutorHandler:
     def _store_results(self, response: jina_pb2.DataRequestProto, results: dict[str, Any]) -> None:
         struct = struct_pb2.Struct()
         struct.update({self.display_name: results})
-        response.parameters.get_or_create_struct(RESULTS_KEY).update(struct)
+        response.parameters.get_or_create_struct(RESULTS_KEY).MergeFrom(struct)
 
     # -- streaming -------------------------------------------------------------------------
     async def stream(self, endpoint_name: str, doc_request: Any) -> AsyncIterator[BaseDoc]:

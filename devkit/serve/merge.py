@@ -38,12 +38,14 @@ def merge_requests(requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.Da
     merged.parameters.CopyFrom(requests[0].parameters)
     doclists: list[DocList[Any]] = [read_docs(request, DocList[AnyDoc]) for request in requests]
     non_empty = [docs for docs in doclists if len(docs)]
-    reduced = reduce_all(non_empty) if len(non_empty) > 1 else (non_empty[0] if non_empty else DocList[AnyDoc]())
+    reduced = (
+        reduce_all(non_empty) if len(non_empty) > 1 else (non_empty[0] if non_empty else DocList[AnyDoc]())
+    )
     write_docs(merged, reduced)
     results = struct_pb2.Struct()
     for request in requests:
         if request.HasField("parameters") and RESULTS_KEY in request.parameters.fields:
-            results.update(request.parameters[RESULTS_KEY])
+            results.MergeFrom(request.parameters.fields[RESULTS_KEY].struct_value)
     if results.fields:
         merged.parameters[RESULTS_KEY] = results
     return merged

@@ -30,8 +30,14 @@ def endpoint_schemas(executor: Executor) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for name, endpoint in executor.requests.items():
         schemas[name] = {
-            "input": {"name": endpoint.request_schema.__name__, "model": endpoint.request_schema.model_json_schema()},
-            "output": {"name": endpoint.response_schema.__name__, "model": endpoint.response_schema.model_json_schema()},
+            "input": {
+                "name": endpoint.request_schema.__name__,
+                "model": endpoint.request_schema.model_json_schema(),
+            },
+            "output": {
+                "name": endpoint.response_schema.__name__,
+                "model": endpoint.response_schema.model_json_schema(),
+            },
             "is_generator": endpoint.is_generator,
             "is_singleton_doc": endpoint.single_doc,
             "parameters": {
@@ -58,17 +64,14 @@ class WorkerServicer:
         return proto
 
     def register(self, server: grpc.aio.Server) -> list[str]:
-        jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaDataRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaSingleDocumentRequestRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(self, server)  # type: ignore[arg-type]
-        return [
-            service.full_name
-            for service in jina_pb2.DESCRIPTOR.services_by_name.values()
-        ]
+        jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaDataRequestRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaSingleDocumentRequestRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(self, server)
+        jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(self, server)
+        return [service.full_name for service in jina_pb2.DESCRIPTOR.services_by_name.values()]
 
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
@@ -117,10 +120,14 @@ class WorkerServicer:
     ) -> jina_pb2.EndpointsProto:
         return self._endpoints
 
-    async def _status(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> jina_pb2.JinaInfoProto:
+    async def _status(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.JinaInfoProto:
         return info_proto()
 
-    async def dry_run(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> jina_pb2.StatusProto:
+    async def dry_run(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> jina_pb2.StatusProto:
         return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
 
 
@@ -139,7 +146,9 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
     executor = build_executor(spec.executor, runtime_args)
 
     def exit_after_fatal(exc: BaseException) -> None:
-        log.error("%s raised %s, listed in exit_on_exceptions: shutting down", spec.display_name, type(exc).__name__)
+        log.error(
+            "%s raised %s, listed in exit_on_exceptions: shutting down", spec.display_name, type(exc).__name__
+        )
         asyncio.get_running_loop().call_soon(stop.set)
 
     handler = ExecutorHandler(
@@ -153,5 +162,7 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
     async def close() -> None:
         handler.close()
 
-    starting = start_grpc_server(servicer.register, host=spec.host, port=spec.port, what=f"Executor {spec.display_name!r}")
+    starting = start_grpc_server(
+        servicer.register, host=spec.host, port=spec.port, what=f"Executor {spec.display_name!r}"
+    )
     await serve_until_stopped(starting, on_ready, stop, cleanup=close)

@@ -40,15 +40,21 @@ def load_deployment_yaml(source: str | os.PathLike[str], **overrides: Any) -> De
     doc = read_yaml(source)
     doc.reject_unknown(("jtype", "with"), "Deployment YAML")
     if doc.data.get("jtype") != "Deployment":
-        raise ConfigError(f"{doc.where('jtype')}: expected 'jtype: Deployment', got {doc.data.get('jtype')!r}")
+        raise ConfigError(
+            f"{doc.where('jtype')}: expected 'jtype: Deployment', got {doc.data.get('jtype')!r}"
+        )
     arguments = dict(doc.data.get("with") or {})
     allowed = _deployment_arguments()
     unknown = sorted(set(arguments) - allowed)
     if unknown:
-        raise ConfigError(f"{doc.where('with')}: unknown Deployment argument(s) {unknown}; allowed: {sorted(allowed)}")
+        raise ConfigError(
+            f"{doc.where('with')}: unknown Deployment argument(s) {unknown}; allowed: {sorted(allowed)}"
+        )
     arguments["uses"] = resolve_relative(arguments.get("uses"), doc.base_dir)
     modules = arguments.get("py_modules") or []
-    arguments["py_modules"] = [resolve_relative(m, doc.base_dir) for m in ([modules] if isinstance(modules, str) else modules)]
+    arguments["py_modules"] = [
+        resolve_relative(m, doc.base_dir) for m in ([modules] if isinstance(modules, str) else modules)
+    ]
     arguments["extra_search_paths"] = [*arguments.get("extra_search_paths", []), str(doc.base_dir)]
     arguments.update(overrides)
     return Deployment(**arguments)

@@ -15,7 +15,15 @@ from devkit.spec.yamlio import read_yaml
 
 __all__ = ["build_executor", "is_yaml_source", "load_executor_yaml"]
 
-EXECUTOR_YAML_KEYS = ("jtype", "with", "metas", "py_modules", "requests", "uses_dynamic_batching", "dynamic_batching")
+EXECUTOR_YAML_KEYS = (
+    "jtype",
+    "with",
+    "metas",
+    "py_modules",
+    "requests",
+    "uses_dynamic_batching",
+    "dynamic_batching",
+)
 
 
 def is_yaml_source(uses: Any) -> bool:

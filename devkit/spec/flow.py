@@ -9,7 +9,7 @@ from pydantic import Field
 from devkit.errors import ConfigError
 from devkit.spec.models import DeploymentSpec, RuntimeKind, _Spec
 
-__all__ = ["FlowExecutorSpec", "FlowGatewaySpec", "FlowSpec", "GATEWAY", "topological_order"]
+__all__ = ["GATEWAY", "FlowExecutorSpec", "FlowGatewaySpec", "FlowSpec", "topological_order"]
 
 #: The name by which an Executor needs the gateway, i.e. the start of the Flow.
 GATEWAY = "gateway"
@@ -58,7 +58,9 @@ class FlowSpec(_Spec):
         raise KeyError(name)
 
 
-def topological_order(executors: tuple[FlowExecutorSpec, ...] | list[FlowExecutorSpec]) -> list[FlowExecutorSpec]:
+def topological_order(
+    executors: tuple[FlowExecutorSpec, ...] | list[FlowExecutorSpec],
+) -> list[FlowExecutorSpec]:
     """Validate the topology and sort it; every problem is reported at once.
 
     Raises :class:`ConfigError` for duplicate names, ``needs`` naming an unknown Executor,
@@ -68,7 +70,9 @@ def topological_order(executors: tuple[FlowExecutorSpec, ...] | list[FlowExecuto
     names = [executor.name for executor in executors]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        problems.append(f"two or more Executors are named {', '.join(map(repr, duplicates))}; names must be unique")
+        problems.append(
+            f"two or more Executors are named {', '.join(map(repr, duplicates))}; names must be unique"
+        )
     if GATEWAY in names:
         problems.append(f"{GATEWAY!r} is reserved for the gateway and cannot name an Executor")
     known = set(names) | {GATEWAY}

@@ -40,7 +40,9 @@ def _parameters(fn: Any) -> set[str]:
     }
 
 
-def _check_keys(doc: YamlDocument, given: Mapping[str, Any], allowed: set[str], path: tuple[str | int, ...], what: str) -> None:
+def _check_keys(
+    doc: YamlDocument, given: Mapping[str, Any], allowed: set[str], path: tuple[str | int, ...], what: str
+) -> None:
     unknown = sorted(set(given) - allowed)
     if unknown:
         places = ", ".join(f"{key!r} at {doc.source}:{doc.line_of(*path, key) or '?'}" for key in unknown)
@@ -76,7 +78,10 @@ def _executor_arguments(item: dict[str, Any], base: pathlib.Path) -> dict[str, A
         arguments["uses_with"] = {**uses.get("with", {}), **arguments.get("uses_with", {})}
         arguments["uses_metas"] = {**uses.get("metas", {}), **arguments.get("uses_metas", {})}
         modules = uses.get("py_modules") or []
-        arguments["py_modules"] = [*([modules] if isinstance(modules, str) else modules), *arguments.get("py_modules", [])]
+        arguments["py_modules"] = [
+            *([modules] if isinstance(modules, str) else modules),
+            *arguments.get("py_modules", []),
+        ]
     arguments["uses"] = resolve_relative(arguments.get("uses"), base)
     modules = arguments.get("py_modules") or []
     modules = [modules] if isinstance(modules, str) else modules
@@ -85,7 +90,9 @@ def _executor_arguments(item: dict[str, Any], base: pathlib.Path) -> dict[str, A
     return arguments
 
 
-def load_flow_yaml(source: str | os.PathLike[str], context: Mapping[str, Any] | None = None, **overrides: Any) -> Flow:
+def load_flow_yaml(
+    source: str | os.PathLike[str], context: Mapping[str, Any] | None = None, **overrides: Any
+) -> Flow:
     from devkit.orchestrate.flow import Flow
 
     doc = read_yaml(source, context)

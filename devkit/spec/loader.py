@@ -93,7 +93,9 @@ def resolve_executor_class(uses: Any) -> type[Executor]:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise ExecutorLoadError(f"uses={uses!r}: module {module_name!r} cannot be imported: {exc}") from exc
+            raise ExecutorLoadError(
+                f"uses={uses!r}: module {module_name!r} cannot be imported: {exc}"
+            ) from exc
         found = getattr(module, class_name, None)
         if isinstance(found, type) and issubclass(found, Executor):
             return found

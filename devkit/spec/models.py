@@ -7,7 +7,7 @@ child unchanged.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,7 +25,7 @@ __all__ = [
 RuntimeKind = Literal["thread", "process"]
 
 
-class Polling(str, Enum):
+class Polling(StrEnum):
     """How a request reaches the shards of an Executor."""
 
     ANY = "ANY"  # one shard, chosen round-robin

@@ -96,11 +96,15 @@ def substitute(value: Any, context: Mapping[str, Any], source: str = "<string>")
     def lookup(scope: str, name: str) -> Any:
         if scope == "ENV":
             if name not in os.environ:
-                raise ConfigError(f"{source}: environment variable {name!r} is not set (used as ${{{{ ENV.{name} }}}})")
+                raise ConfigError(
+                    f"{source}: environment variable {name!r} is not set (used as ${{{{ ENV.{name} }}}})"
+                )
             return os.environ[name]
         if scope == "CONTEXT":
             if name not in context:
-                raise ConfigError(f"{source}: context variable {name!r} was not given (known: {sorted(context)})")
+                raise ConfigError(
+                    f"{source}: context variable {name!r} was not given (known: {sorted(context)})"
+                )
             return context[name]
         return None
 

@@ -57,7 +57,11 @@ class Embed(Executor):
         for doc in docs:
             seed = int.from_bytes(hashlib.sha256(doc.text.encode()).digest()[:4], "little")
             vector = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
-            out.append(EmbeddedDoc(id=doc.id, text=doc.text, words=doc.words, embedding=vector / np.linalg.norm(vector)))
+            out.append(
+                EmbeddedDoc(
+                    id=doc.id, text=doc.text, words=doc.words, embedding=vector / np.linalg.norm(vector)
+                )
+            )
         return out
 
 

@@ -15,6 +15,7 @@ from docarray import DocList
 from devkit import ExecutorError
 from devkit.testing.contracts import assert_contracts, check_flow
 from devkit.testing.faults import Schedule
+
 from .executors import (
     DIM,
     Clean,
@@ -33,7 +34,9 @@ def texts() -> DocList[TextDoc]:
 
 def check_answers(sent: DocList[TextDoc], got: DocList[TaggedDoc]) -> None:
     """Every document comes back once, cleaned, embedded and tagged."""
-    assert sorted(doc.id for doc in got) == sorted(doc.id for doc in sent), "a document was lost or duplicated"
+    assert sorted(doc.id for doc in got) == sorted(doc.id for doc in sent), (
+        "a document was lost or duplicated"
+    )
     by_id = {doc.id: doc for doc in got}
     for doc in sent:
         answer = by_id[doc.id]

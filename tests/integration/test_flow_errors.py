@@ -8,7 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from docarray import BaseDoc, DocList
 
-from devkit import DevkitError, Executor, ExecutorError, ExecutorUnreachableError, Flow, RuntimeFailToStart, requests
+from devkit import (
+    DevkitError,
+    Executor,
+    ExecutorError,
+    ExecutorUnreachableError,
+    Flow,
+    RuntimeFailToStart,
+    requests,
+)
 from devkit.testing.leaks import leaked_since, snapshot
 
 

@@ -43,7 +43,11 @@ _UNTYPED = ("AnyDoc", "UntypedDoc", "LegacyDocument")
 
 def _model_without_titles(model: Any) -> Any:
     if isinstance(model, dict):
-        return {k: _model_without_titles(v) for k, v in model.items() if k not in ("title", "description", "example", "examples")}
+        return {
+            k: _model_without_titles(v)
+            for k, v in model.items()
+            if k not in ("title", "description", "example", "examples")
+        }
     if isinstance(model, list):
         return [_model_without_titles(v) for v in model]
     return model
@@ -67,7 +71,9 @@ def schema_mismatches(nodes: dict[str, NodeClient]) -> list[str]:
                 out_name, in_name = out["output"]["name"], into["input"]["name"]
                 if out_name in _UNTYPED or in_name in _UNTYPED:
                     continue
-                if _model_without_titles(out["output"]["model"]) != _model_without_titles(into["input"]["model"]):
+                if _model_without_titles(out["output"]["model"]) != _model_without_titles(
+                    into["input"]["model"]
+                ):
                     problems.append(
                         f"on endpoint {endpoint!r}, {upstream.name!r} returns {out_name} "
                         f"but {node.name!r} expects {in_name}"
@@ -111,7 +117,9 @@ class NodeClient:
     def serves(self, endpoint: str) -> bool:
         return self.endpoints is None or endpoint in self.endpoints or DEFAULT_ENDPOINT in self.endpoints
 
-    async def send(self, requests: Sequence[jina_pb2.DataRequestProto], endpoint: str) -> jina_pb2.DataRequestProto:
+    async def send(
+        self, requests: Sequence[jina_pb2.DataRequestProto], endpoint: str
+    ) -> jina_pb2.DataRequestProto:
         if len(self.shards) == 1 or self.spec.polling_for(endpoint) is Polling.ANY:
             return await self.shards[next(self._next_shard)].send(requests)
         responses = await asyncio.gather(*(shard.send(requests) for shard in self.shards))
