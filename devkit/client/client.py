@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -17,8 +19,8 @@ from docarray import BaseDoc, DocList
 from pydantic import BaseModel
 
 from devkit.client.address import Address, parse_address
-from devkit.client.grpc import GrpcTransport, is_retryable, map_rpc_error
-from devkit.client.inputs import batches, is_replayable
+from devkit.client.grpc import GrpcTransport, SyncUnaryTransport, is_retryable, map_rpc_error
+from devkit.client.inputs import batches, is_replayable, single_batch
 from devkit.client.loop import LoopThread
 from devkit.client.response import Response
 from devkit.client.retry import RetryPolicy
@@ -70,6 +72,11 @@ class AsyncClient:
         self._metadata = metadata
         self._channel_options = grpc_channel_options
         self._transport: GrpcTransport | None = None
+
+    @property
+    def known_devkit_peer(self) -> bool:
+        """Whether an earlier call found a devkit server here (asks nothing itself)."""
+        return self._transport is not None and self._transport.known_devkit_peer
 
     @property
     def transport(self) -> GrpcTransport:
@@ -167,23 +174,7 @@ class AsyncClient:
             raw = _in_order(raw, order)
         async for proto in raw:
             response = Response(proto, doclist_type)
-            for observe in self.observers:
-                observe(response)
-            error = exception_from_status(proto)
-            if error is not None:
-                if on_error is not None:
-                    on_error(response)
-                elif not continue_on_error:
-                    if on_always is not None:
-                        on_always(response)
-                    raise error
-                else:
-                    log.warning("%s (continuing: continue_on_error=True)", error.args[0])
-            elif on_done is not None:
-                on_done(response)
-            if on_always is not None:
-                on_always(response)
-            if error is None:
+            if _deliver(response, self.observers, on_done, on_error, on_always, continue_on_error):
                 yield response
 
     async def _peer_is_devkit(self, retry: RetryPolicy) -> bool:
@@ -293,6 +284,67 @@ class AsyncClient:
             self._transport = None
 
 
+@dataclass(frozen=True)
+class PostOptions:
+    """The keyword options of ``post``, checked once (an unknown name is a TypeError)."""
+
+    return_type: Any = None
+    request_size: int = 100
+    on_done: Callback | None = None
+    on_error: Callback | None = None
+    on_always: Callback | None = None
+    continue_on_error: bool = False
+    prefetch: int | None = None
+    timeout: float | None = None
+    results_in_order: bool = False
+    stream: bool = True
+    return_responses: bool = False
+    target_executor: str | None = None
+    max_attempts: int = 1
+    initial_backoff: float = 0.5
+    max_backoff: float = 2.0
+    backoff_multiplier: float = 1.5
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.initial_backoff, self.max_backoff, self.backoff_multiplier)
+
+    @property
+    def has_callback(self) -> bool:
+        return any(callback is not None for callback in (self.on_done, self.on_error, self.on_always))
+
+
+def _deliver(
+    response: Response,
+    observers: list[Callback],
+    on_done: Callback | None,
+    on_error: Callback | None,
+    on_always: Callback | None,
+    continue_on_error: bool,
+) -> bool:
+    """Show one response to observers and callbacks; True when it carries no error.
+
+    An error is raised here unless ``on_error`` takes it or ``continue_on_error`` is set.
+    """
+    for observe in observers:
+        observe(response)
+    error = exception_from_status(response.proto)
+    if error is not None:
+        if on_error is not None:
+            on_error(response)
+        elif not continue_on_error:
+            if on_always is not None:
+                on_always(response)
+            raise error
+        else:
+            log.warning("%s (continuing: continue_on_error=True)", error.args[0])
+    elif on_done is not None:
+        on_done(response)
+    if on_always is not None:
+        on_always(response)
+    return error is None
+
+
 def _makes_one_request(inputs: Any, request_size: int) -> bool:
     """Whether :func:`batches` turns ``inputs`` into exactly one request."""
     if inputs is None or isinstance(inputs, BaseDoc):
@@ -349,10 +401,52 @@ class Client:
             observers=observers,
         )
         self._loop = LoopThread("devkit-client")
+        self._sync: SyncUnaryTransport | None = None
+        self._sync_settings = (metadata, grpc_channel_options)
 
     @property
     def address(self) -> Address:
         return self._async.address
+
+    def _post_one_blocking(self, on: str, inputs: Any, parameters: Any, options: PostOptions) -> Any:
+        """One request to a known devkit server, as a blocking unary call from this thread.
+
+        Same contract as the general path (callbacks, observers, errors, retries, return
+        value); it only skips the event loop, which is most of a small request's cost.
+        """
+        if self._sync is None:
+            self._sync = SyncUnaryTransport(self.address, *self._sync_settings)
+        endpoint = on if on.startswith("/") else f"/{on}"
+        request = new_request(
+            endpoint, single_batch(inputs), parameters, target_executor=options.target_executor, use_json=True
+        )
+        retry = options.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                proto = self._sync.single(request, options.timeout)
+                break
+            except grpc.RpcError as exc:
+                if attempt < retry.max_attempts and is_retryable(exc):
+                    time.sleep(retry.delay(attempt))
+                    continue
+                raise map_rpc_error(exc, self.address) from exc
+        doclist_type = _doclist_type(options.return_type)
+        response = Response(proto, doclist_type)
+        ok = _deliver(
+            response,
+            self._async.observers,
+            options.on_done,
+            options.on_error,
+            options.on_always,
+            options.continue_on_error,
+        )
+        if options.return_responses:
+            return [response] if ok else []
+        if options.has_callback:
+            return None
+        return response.docs if ok else doclist_type()
 
     def post(self, on: str, inputs: Any = None, parameters: Any = None, **kwargs: Any) -> Any:
         """Send ``inputs`` to endpoint ``on``; see :meth:`AsyncClient.post` for the options.
@@ -360,8 +454,11 @@ class Client:
         Returns one DocList of all returned documents, the list of responses with
         ``return_responses=True``, or ``None`` when a callback is given.
         """
+        options = PostOptions(**kwargs)  # rejects unknown options, as the general path does
+        if self._async.known_devkit_peer and _makes_one_request(inputs, options.request_size):
+            return self._post_one_blocking(on, inputs, parameters, options)
         return_responses = kwargs.pop("return_responses", False)
-        has_callback = any(kwargs.get(name) is not None for name in ("on_done", "on_error", "on_always"))
+        has_callback = options.has_callback
         doclist_type = _doclist_type(kwargs.get("return_type"))
 
         async def collect() -> Any:
@@ -390,6 +487,9 @@ class Client:
         return self._loop.run(self._async.dry_run(timeout))
 
     def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
         if self._loop._loop is not None:
             self._loop.run(self._async.close())
         self._loop.close()

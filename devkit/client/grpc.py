@@ -15,15 +15,15 @@ from devkit.proto import jina_pb2
 from devkit.serve.info import is_devkit_peer
 from devkit.serve.server import CHANNEL_OPTIONS
 
-__all__ = ["GrpcTransport", "map_rpc_error"]
+__all__ = ["GrpcTransport", "SyncUnaryTransport", "is_retryable", "map_rpc_error"]
 
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
 
 
-def map_rpc_error(exc: grpc.aio.AioRpcError, address: Address) -> Exception:
+def map_rpc_error(exc: grpc.RpcError, address: Address) -> Exception:
     """Translate a gRPC failure into devkit's error for it, most specific first."""
     where = f"grpc{'s' if address.tls else ''}://{address.target}"
-    code = exc.code()
+    code = exc.code()  # every grpc call error carries code/details
     if code == grpc.StatusCode.UNAVAILABLE:
         return ServerUnavailableError(f"cannot reach the server at {where}: {exc.details()}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -34,7 +34,8 @@ def map_rpc_error(exc: grpc.aio.AioRpcError, address: Address) -> Exception:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _RETRYABLE
+    """A transient call error (sync or asyncio grpc) worth another attempt."""
+    return isinstance(exc, grpc.RpcError) and getattr(exc, "code", lambda: None)() in _RETRYABLE
 
 
 class GrpcTransport:
@@ -109,6 +110,11 @@ class GrpcTransport:
     def stream_doc(self, request: jina_pb2.SingleDocumentRequestProto, timeout: float | None) -> Any:
         return self._stream_doc(request, timeout=timeout, metadata=self.metadata)
 
+    @property
+    def known_devkit_peer(self) -> bool:
+        """True once ``peer_is_devkit`` found a devkit server (never asks by itself)."""
+        return self._peer_is_devkit is True
+
     async def peer_is_devkit(self) -> bool:
         """Whether the server is devkit (and so reads the fast document encoding). Asked once."""
         if self._peer_is_devkit is None:
@@ -145,3 +151,36 @@ class GrpcTransport:
 
     async def close(self) -> None:
         await self.channel.close()
+
+
+class SyncUnaryTransport:
+    """A blocking ``process_single_data`` call on a synchronous channel.
+
+    One 1-document ``Client.post`` to a devkit server spends most of its client-side time
+    in the asyncio machinery; a blocking unary call from the caller's thread skips it.
+    Thread-safe; the channel is opened once.
+    """
+
+    def __init__(
+        self, address: Address, metadata: dict[str, str] | None, channel_options: dict[str, Any] | None
+    ):
+        options = dict(CHANNEL_OPTIONS)
+        options.update(channel_options or {})
+        if address.tls:
+            self.channel = grpc.secure_channel(
+                address.target, grpc.ssl_channel_credentials(), list(options.items())
+            )
+        else:
+            self.channel = grpc.insecure_channel(address.target, list(options.items()))
+        self.metadata: Sequence[tuple[str, str]] | None = tuple((metadata or {}).items()) or None
+        self._single = self.channel.unary_unary(
+            "/jina.JinaSingleDataRequestRPC/process_single_data",
+            request_serializer=jina_pb2.DataRequestProto.SerializeToString,
+            response_deserializer=jina_pb2.DataRequestProto.FromString,
+        )
+
+    def single(self, request: jina_pb2.DataRequestProto, timeout: float | None) -> jina_pb2.DataRequestProto:
+        return self._single(request, timeout=timeout, metadata=self.metadata)
+
+    def close(self) -> None:
+        self.channel.close()

@@ -9,7 +9,12 @@ from typing import Any
 from docarray import BaseDoc, DocList
 from docarray.base_doc import AnyDoc
 
-__all__ = ["batches", "is_replayable", "to_doclist"]
+__all__ = [
+    "batches",
+    "is_replayable",
+    "single_batch",
+    "to_doclist",
+]
 
 
 @functools.cache
@@ -71,3 +76,14 @@ async def batches(inputs: Any, request_size: int) -> AsyncIterator[DocList[Any] 
         )
     if batch:
         yield to_doclist(batch)
+
+
+def single_batch(inputs: Any) -> DocList[Any] | None:
+    """The one batch of ``inputs`` already known to make a single request (see ``batches``)."""
+    if inputs is None:
+        return None
+    if isinstance(inputs, BaseDoc):
+        return to_doclist([inputs])
+    if isinstance(inputs, DocList):
+        return inputs
+    return to_doclist(list(inputs))
