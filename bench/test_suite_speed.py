@@ -11,6 +11,8 @@ an environment that has jina 3.34 installed) the equivalent jina tests are timed
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,6 +96,14 @@ def run_suite(python: str, folder: Path, extra: list[str]) -> tuple[float, str]:
     return elapsed, summary
 
 
+def _with_pytest(python: str) -> str:
+    """The jina environment's Python as an absolute path, with pytest installed in it."""
+    python = os.path.abspath(python) if os.sep in python else (shutil.which(python) or python)
+    if subprocess.run([python, "-c", "import pytest"], capture_output=True).returncode != 0:
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "pytest"], check=True)
+    return python
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -112,11 +122,12 @@ def main() -> int:
             elapsed, summary = run_suite(sys.executable, folder, [f"--devkit-runtime={runtime}"])
             rows.append((f"devkit {runtime}", elapsed, summary))
         if args.jina_python:
+            jina_python = _with_pytest(args.jina_python)
             jina_folder = Path(tmp, "jina_suite")
             jina_folder.mkdir()
             (jina_folder / "executors.py").write_text(EXECUTORS.format(package="jina"))
             (jina_folder / "test_flows.py").write_text(textwrap.dedent(JINA_TEST.format(count=args.count)))
-            elapsed, summary = run_suite(args.jina_python, jina_folder, [])
+            elapsed, summary = run_suite(jina_python, jina_folder, [])
             rows.append(("jina 3.34", elapsed, summary))
 
     fastest = min(elapsed for _, elapsed, _ in rows)
