@@ -140,7 +140,7 @@ class ExecutorHandler:
     async def _call(self, endpoint: Endpoint, kwargs: dict[str, Any]) -> Any:
         if endpoint.is_async:
             return await endpoint.fn(self.executor, **kwargs)
-        return await self._pool.run(lambda: endpoint.fn(self.executor, **kwargs))
+        return await self._pool.run(lambda: endpoint.fn(self.executor, **kwargs), key=endpoint.method_name)
 
     async def _call_per_doc(
         self, endpoint: Endpoint, docs: DocList[Any], kwargs: dict[str, Any]
@@ -154,7 +154,8 @@ class ExecutorHandler:
             returned = await asyncio.gather(*(endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs))
         else:
             returned = await self._pool.run(
-                lambda: [endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs]
+                lambda: [endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs],
+                key=f"{endpoint.method_name}/per-doc",
             )
         out: list[BaseDoc] = []
         results: dict[str, Any] | None = None

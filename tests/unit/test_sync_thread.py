@@ -1,0 +1,81 @@
+"""The private thread of sync Executor methods, and when a proven-quick method skips it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from devkit.serve.sync_thread import DEMOTE_ABOVE, PROBATION, SyncThread
+
+
+def where() -> str:
+    return threading.current_thread().name
+
+
+async def names(pool: SyncThread, fn, count: int, key: str = "m") -> list[str]:
+    return [await pool.run(fn, key=key) for _ in range(count)]
+
+
+def test_a_quick_method_runs_inline_after_its_probation() -> None:
+    pool = SyncThread("devkit-test")
+
+    async def main() -> list[str]:
+        return await names(pool, where, PROBATION + 3)
+
+    seen = asyncio.run(main())
+    pool.shutdown()
+    assert seen[:PROBATION] == ["devkit-test"] * PROBATION
+    assert seen[PROBATION:] == ["MainThread"] * 3
+
+
+def test_a_slow_inline_call_sends_the_method_back_to_the_thread_for_good() -> None:
+    pool = SyncThread("devkit-test")
+    slow = {"now": False}
+
+    def maybe_slow() -> str:
+        if slow["now"]:
+            time.sleep(DEMOTE_ABOVE * 2)
+        return where()
+
+    async def main() -> tuple[list[str], list[str]]:
+        before = await names(pool, maybe_slow, PROBATION + 1)
+        slow["now"] = True
+        after = await names(pool, maybe_slow, 2)
+        return before, after
+
+    before, after = asyncio.run(main())
+    pool.shutdown()
+    assert before[-1] == "MainThread"
+    assert after == ["MainThread", "devkit-test"]  # the slow inline call was the last one
+
+
+def test_calls_never_overlap_or_reorder_while_the_thread_is_busy() -> None:
+    pool = SyncThread("devkit-test")
+    order: list[int] = []
+
+    def record(i: int):
+        return lambda: order.append(i) or where()
+
+    async def main() -> list[str]:
+        await names(pool, where, PROBATION)  # "m" is now inline
+        blocker = pool.run(lambda: time.sleep(0.05), key="slow")  # occupies the thread
+        queued = [pool.run(record(i), key="m") for i in range(3)]  # must wait behind it, in order
+        await blocker
+        return list(await asyncio.gather(*queued))
+
+    threads = asyncio.run(main())
+    pool.shutdown()
+    assert order == [0, 1, 2]
+    assert threads == ["devkit-test"] * 3
+
+
+def test_unkeyed_calls_always_use_the_thread() -> None:
+    pool = SyncThread("devkit-test")
+
+    async def main() -> list[str]:
+        return [await pool.run(where) for _ in range(PROBATION + 2)]
+
+    seen = asyncio.run(main())
+    pool.shutdown()
+    assert set(seen) == {"devkit-test"}
