@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import grpc
+from google.protobuf import empty_pb2
 
 from devkit.proto import jina_pb2
 from devkit.serve.server import CHANNEL_OPTIONS
@@ -47,6 +49,16 @@ class _Replica:
             "/jina.JinaDataRequestRPC/process_data",
             request_serializer=jina_pb2.DataRequestListProto.SerializeToString,
             response_deserializer=jina_pb2.DataRequestProto.FromString,
+        )
+        self.discover = self.channel.unary_unary(
+            "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery",
+            request_serializer=empty_pb2.Empty.SerializeToString,
+            response_deserializer=jina_pb2.EndpointsProto.FromString,
+        )
+        self.stream_doc = self.channel.unary_stream(
+            "/jina.JinaSingleDocumentRequestRPC/stream_doc",
+            request_serializer=jina_pb2.SingleDocumentRequestProto.SerializeToString,
+            response_deserializer=jina_pb2.SingleDocumentRequestProto.FromString,
         )
 
 
@@ -117,14 +129,25 @@ class ReplicaSet:
         ) from last
 
     async def discover_endpoints(self, timeout: float = 10.0) -> jina_pb2.EndpointsProto:
-        from google.protobuf import empty_pb2
+        return await self._replicas[0].discover(empty_pb2.Empty(), timeout=timeout, metadata=self._metadata)
 
-        call = self._replicas[0].channel.unary_unary(
-            "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery",
-            request_serializer=empty_pb2.Empty.SerializeToString,
-            response_deserializer=jina_pb2.EndpointsProto.FromString,
-        )
-        return await call(empty_pb2.Empty(), timeout=timeout, metadata=self._metadata)
+    def stream_doc(self, request: jina_pb2.SingleDocumentRequestProto) -> AsyncIterator[Any]:
+        """Forward a streaming-endpoint call to the next replica; yields its replies."""
+        replica = self._replicas[next(self._next)]
+        return replica.stream_doc(request, timeout=self._timeout, metadata=self._metadata)
+
+    async def unreachable(self, timeout: float) -> list[str]:
+        """The addresses whose replica does not accept a connection within ``timeout`` seconds."""
+
+        async def ready(replica: _Replica) -> bool:
+            try:
+                await asyncio.wait_for(replica.channel.channel_ready(), timeout)
+            except TimeoutError:
+                return False
+            return True
+
+        states = await asyncio.gather(*(ready(replica) for replica in self._replicas))
+        return [replica.address for replica, ok in zip(self._replicas, states, strict=True) if not ok]
 
     async def close(self) -> None:
         await asyncio.gather(*(replica.channel.close() for replica in self._replicas))

@@ -19,6 +19,7 @@ from devkit.serve.server import serve_until_stopped, start_grpc_server
 from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.executor_yaml import build_executor
 from devkit.spec.models import WorkerSpec
+from devkit.wire import error_status
 
 log = logging.getLogger("devkit.worker")
 
@@ -108,8 +109,6 @@ class WorkerServicer:
         except LookupError as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except Exception as exc:  # the error travels in-band, as for data requests
-            from devkit.wire import error_status
-
             reply = jina_pb2.SingleDocumentRequestProto()
             reply.header.CopyFrom(request.header)
             error_status(exc, self.handler.name, reply.header.status)

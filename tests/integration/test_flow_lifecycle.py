@@ -5,10 +5,13 @@ import os
 import socket
 import threading
 
+import grpc
 import pytest
 from docarray import BaseDoc, DocList
+from google.protobuf import empty_pb2
 
 from devkit import Executor, Flow, requests
+from devkit.proto import jina_pb2
 
 
 class TextDoc(BaseDoc):
@@ -144,3 +147,21 @@ def test_an_empty_flow_is_only_a_gateway_that_echoes():
 def test_post_before_start_says_how_to_start():
     with pytest.raises(RuntimeError, match="start the Flow first"):
         Flow().add().post("/")
+
+
+def test_dry_run_fails_and_names_an_executor_that_is_down():
+    with (
+        Flow(quiet=True)
+        .add(uses=Pid, name="alive")
+        .add(host="127.0.0.1:1", external=True, name="gone") as flow
+    ):
+        assert flow.is_flow_ready()  # the gateway itself is up
+        assert not flow.dry_run()
+        with grpc.insecure_channel(f"127.0.0.1:{flow.port}") as channel:
+            dry_run = channel.unary_unary(
+                "/jina.JinaGatewayDryRunRPC/dry_run",
+                request_serializer=empty_pb2.Empty.SerializeToString,
+                response_deserializer=jina_pb2.StatusProto.FromString,
+            )
+            status = dry_run(empty_pb2.Empty(), timeout=30)
+        assert "gone at 127.0.0.1:1" in status.description and "alive" not in status.description

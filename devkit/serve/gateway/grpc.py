@@ -14,6 +14,7 @@ from devkit.serve.info import info_proto
 from devkit.serve.server import GrpcServer, serve_until_stopped, start_grpc_server
 from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.models import GatewaySpec
+from devkit.wire import error_status
 
 __all__ = ["GatewayServicer", "run_gateway"]
 
@@ -68,13 +69,7 @@ class GatewayServicer:
                 "streaming endpoints need a Flow with exactly one Executor",
             )
         node = next(iter(self.core.nodes.values()))
-        channel = node.shards[0]._replicas[0].channel
-        call = channel.unary_stream(
-            "/jina.JinaSingleDocumentRequestRPC/stream_doc",
-            request_serializer=jina_pb2.SingleDocumentRequestProto.SerializeToString,
-            response_deserializer=jina_pb2.SingleDocumentRequestProto.FromString,
-        )
-        async for reply in call(request):
+        async for reply in node.shards[0].stream_doc(request):
             yield reply
 
     async def endpoint_discovery(
@@ -90,16 +85,13 @@ class GatewayServicer:
     async def dry_run(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> jina_pb2.StatusProto:
-        """SUCCESS when every Executor answers a health check."""
-        from devkit.wire import error_status
-
-        try:
-            for node in self.core.nodes.values():
-                for shard in node.shards:
-                    for replica in shard._replicas:
-                        await asyncio.wait_for(replica.channel.channel_ready(), timeout=5.0)
-        except Exception as exc:
-            return error_status(ConnectionError(f"an Executor is unreachable: {exc!r}"), "gateway")
+        """SUCCESS when every replica of every Executor accepts a connection; else names them."""
+        down: list[str] = []
+        for node in self.core.nodes.values():
+            for shard in node.shards:
+                down.extend(f"{node.name} at {address}" for address in await shard.unreachable(timeout=5.0))
+        if down:
+            return error_status(ConnectionError(f"unreachable: {', '.join(down)}"), "gateway")
         return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
 
 
