@@ -12,10 +12,10 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 
 from devkit.executor.base import Executor
-from devkit.proto import jina_pb2, jina_pb2_grpc
+from devkit.proto import jina_pb2
 from devkit.serve.handler import ExecutorHandler
 from devkit.serve.info import info_proto
-from devkit.serve.server import serve_until_stopped, start_grpc_server
+from devkit.serve.server import add_jina_services, serve_until_stopped, start_grpc_server
 from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.executor_yaml import build_executor
 from devkit.spec.models import WorkerSpec
@@ -65,14 +65,7 @@ class WorkerServicer:
         return proto
 
     def register(self, server: grpc.aio.Server) -> list[str]:
-        jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaDataRequestRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaSingleDocumentRequestRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(self, server)
-        return [service.full_name for service in jina_pb2.DESCRIPTOR.services_by_name.values()]
+        return add_jina_services(self, server)
 
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext

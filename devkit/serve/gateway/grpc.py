@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable
 import grpc
 from google.protobuf import empty_pb2
 
-from devkit.proto import jina_pb2, jina_pb2_grpc
+from devkit.proto import jina_pb2
 from devkit.serve.gateway.core import GatewayCore
 from devkit.serve.info import info_proto
-from devkit.serve.server import GrpcServer, serve_until_stopped, start_grpc_server
+from devkit.serve.server import GrpcServer, add_jina_services, serve_until_stopped, start_grpc_server
 from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.models import GatewaySpec
 from devkit.wire import error_status
@@ -25,14 +25,7 @@ class GatewayServicer:
         self._limit = asyncio.Semaphore(prefetch) if prefetch > 0 else None
 
     def register(self, server: grpc.aio.Server) -> list[str]:
-        jina_pb2_grpc.add_JinaRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaSingleDataRequestRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaDataRequestRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaDiscoverEndpointsRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaGatewayDryRunRPCServicer_to_server(self, server)
-        jina_pb2_grpc.add_JinaSingleDocumentRequestRPCServicer_to_server(self, server)
-        return [service.full_name for service in jina_pb2.DESCRIPTOR.services_by_name.values()]
+        return add_jina_services(self, server)
 
     async def _process(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
         if self._limit is None:
