@@ -68,7 +68,16 @@ class ExecutorHandler:
         endpoint_name = response.header.exec_endpoint or "/"
         endpoint = self.executor.endpoint_for(endpoint_name)
         if endpoint is None:
-            return response  # no binding: the request passes through unchanged
+            if self.executor.requests:  # it serves other endpoints: asking for this one is a mistake
+                served = ", ".join(sorted(self.executor.requests))
+                error_status(
+                    LookupError(
+                        f"{self.name!r} does not serve endpoint {endpoint_name!r}; it serves {served}"
+                    ),
+                    self.name,
+                    response.header.status,
+                )
+            return response  # an Executor without any binding passes requests through unchanged
         try:
             await self._run(endpoint, endpoint_name, requests, response)
         except Exception as exc:

@@ -259,3 +259,16 @@ def test_executor_error_leaves_concurrent_requests_unaffected():
             for future in boom:
                 with pytest.raises(ExecutorError, match="NotImplementedError"):
                     future.result()
+
+
+class _OnlyFoo(Executor):
+    @requests(on="/foo")
+    def foo(self, docs: DocList[TextDoc], **kwargs) -> None:
+        pass
+
+
+def test_an_unserved_endpoint_names_what_is_served() -> None:
+    with Deployment(uses=_OnlyFoo, quiet=True) as dep:
+        with pytest.raises(ExecutorError, match=r"does not serve endpoint '/bar'; it serves /foo"):
+            dep.post("/bar", TextDoc())
+        assert len(dep.post("/foo", TextDoc())) == 1  # and it keeps serving
