@@ -228,9 +228,11 @@ def test_streaming_endpoint_error_is_an_executor_error(dep):
 def test_an_endpoint_nobody_serves_is_an_error_naming_it(runtime):
     # jina silently passes such a request through; devkit says what went wrong. In a Flow
     # the gateway still skips Executors that lack the endpoint (see test_flow_parameters).
-    with Deployment(uses=OnlyFoo, runtime=runtime, quiet=True) as dep:
-        with pytest.raises(ExecutorError, match="does not serve endpoint '/other'"):
-            dep.post("/other", one("untouched"), return_type=DocList[TextDoc])
+    with (
+        Deployment(uses=OnlyFoo, runtime=runtime, quiet=True) as dep,
+        pytest.raises(ExecutorError, match="does not serve endpoint '/other'"),
+    ):
+        dep.post("/other", one("untouched"), return_type=DocList[TextDoc])
 
 
 def test_no_executor_at_all_passes_documents_through():
