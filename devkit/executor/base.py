@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import threading
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -79,7 +80,11 @@ class Executor:
             py_modules=runtime.get("py_modules"),
         )
         self._workspace_root = workspace or self.runtime_args.workspace or self.metas.workspace
-        self.dynamic_batching = dict(dynamic_batching or {})
+        if dynamic_batching:
+            raise NotImplementedError(
+                f"{type(self).__name__}: dynamic batching ({dict(dynamic_batching)}) is not available in this "
+                "devkit version; remove uses_dynamic_batching / dynamic_batching"
+            )
         self.requests: dict[str, Endpoint] = self._build_endpoints(requests or {})
 
     # -- endpoints -------------------------------------------------------------------------
@@ -164,9 +169,10 @@ class Executor:
         )
 
     @classmethod
-    def serve(cls, **deployment_kwargs: Any) -> None:
-        """Serve this Executor in a Deployment until interrupted (``Deployment(uses=cls, ...)``)."""
+    def serve(cls, *, stop_event: threading.Event | None = None, **deployment_kwargs: Any) -> None:
+        """Serve this Executor in a Deployment (``Deployment(uses=cls, ...)``) until
+        ``stop_event`` is set or Ctrl-C."""
         from devkit.orchestrate.deployment import Deployment
 
         with Deployment(uses=cls, **deployment_kwargs) as dep:
-            dep.block()
+            dep.block(stop_event)

@@ -272,3 +272,29 @@ def test_an_unserved_endpoint_names_what_is_served() -> None:
         with pytest.raises(ExecutorError, match=r"does not serve endpoint '/bar'; it serves /foo"):
             dep.post("/bar", TextDoc())
         assert len(dep.post("/foo", TextDoc())) == 1  # and it keeps serving
+
+
+def test_executor_serve_blocks_until_stopped(free_port: int) -> None:
+    stop = threading.Event()
+    server = threading.Thread(
+        target=_OnlyFoo.serve, kwargs={"port": free_port, "quiet": True, "stop_event": stop}, daemon=True
+    )
+    server.start()
+    try:
+        with Client(port=free_port) as client:
+            deadline = time.monotonic() + 20
+            while not client.is_flow_ready(timeout=0.5) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(client.post("/foo", TextDoc())) == 1
+    finally:
+        stop.set()
+        server.join(20)
+    assert not server.is_alive()
+
+
+def test_dynamic_batching_is_refused_clearly_rather_than_ignored() -> None:
+    with (
+        pytest.raises(RuntimeFailToStart, match="dynamic batching"),
+        Deployment(uses=_OnlyFoo, uses_dynamic_batching={"/foo": {"preferred_batch_size": 4}}, quiet=True),
+    ):
+        pass
