@@ -123,9 +123,28 @@ class WorkerServicer:
         return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
 
 
+def _apply_env(env: dict[str, str]) -> Callable[[], None]:
+    """Set ``env`` for the Executor; return what puts the previous values back.
+
+    On the process runtime the child's environment is its own; on the thread runtime it is
+    the test process's, which must not keep an Executor's variables after it stopped.
+    """
+    previous = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+
+    def restore() -> None:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    return restore
+
+
 async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: asyncio.Event) -> None:
     """Build the Executor, serve it until ``stop`` is set, then drain and close it."""
-    os.environ.update(spec.executor.env)
+    restore_env = _apply_env(spec.executor.env)
     runtime_args = {
         "name": spec.name,
         "replicas": spec.replicas,
@@ -135,7 +154,11 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         "workspace": spec.workspace or spec.executor.workspace,
         "py_modules": list(spec.executor.py_modules),
     }
-    executor = build_executor(spec.executor, runtime_args)
+    try:
+        executor = build_executor(spec.executor, runtime_args)
+    except BaseException:
+        restore_env()
+        raise
 
     def exit_after_fatal(exc: BaseException) -> None:
         log.error(
@@ -153,6 +176,7 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
 
     async def close() -> None:
         handler.close()
+        restore_env()
 
     starting = start_grpc_server(
         servicer.register, host=spec.host, port=spec.port, what=f"Executor {spec.display_name!r}"

@@ -351,3 +351,21 @@ def test_streaming_through_a_gateway():
     with Deployment(uses=MyExec, replicas=2, quiet=True) as dep:
         words = dep.stream_doc("/stream", TextDoc(text="one two"), return_type=TextDoc)
     assert [doc.text for doc in words] == ["one", "two"]
+
+
+class _ReadsEnv(Executor):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = os.environ.get("DEVKIT_TEST_SECRET", "")
+
+    @requests
+    def read(self, docs: DocList[TextDoc], **kwargs) -> None:
+        for doc in docs:
+            doc.text = self.seen
+
+
+def test_env_reaches_the_executor_and_is_restored_afterwards(runtime):
+    assert "DEVKIT_TEST_SECRET" not in os.environ
+    with Deployment(uses=_ReadsEnv, runtime=runtime, env={"DEVKIT_TEST_SECRET": "s3cret"}, quiet=True) as dep:
+        assert dep.post("/", one("x"), return_type=DocList[TextDoc]).text == ["s3cret"]
+    assert "DEVKIT_TEST_SECRET" not in os.environ
