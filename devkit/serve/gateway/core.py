@@ -19,7 +19,7 @@ from google.protobuf import json_format, timestamp_pb2
 
 from devkit.executor.decorators import DEFAULT_ENDPOINT
 from devkit.proto import jina_pb2
-from devkit.serve.connection import ExecutorUnavailableError, ReplicaSet
+from devkit.serve.connection import ReplicaSet
 from devkit.serve.merge import first_error, merge_requests
 from devkit.spec.models import NodeSpec, Polling
 from devkit.wire import error_status, read_docs, write_docs
@@ -231,11 +231,7 @@ class GatewayCore:
         route = jina_pb2.RouteProto(executor=node.name, start_time=_now())
         try:
             response = await node.send(requests, endpoint)
-        except ExecutorUnavailableError as exc:
-            response = jina_pb2.DataRequestProto()
-            response.CopyFrom(requests[0])
-            error_status(exc, node.name, response.header.status)
-        except Exception as exc:  # a bug in devkit must still answer the request
+        except Exception as exc:  # unreachable (ExecutorUnavailableError), or a bug: still answer
             response = jina_pb2.DataRequestProto()
             response.CopyFrom(requests[0])
             error_status(exc, node.name, response.header.status)
