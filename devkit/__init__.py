@@ -1,6 +1,6 @@
 """devkit: serve Executors, Deployments and Flows over the jina protocol, and test them."""
 
-from devkit.client.client import AsyncClient, Client
+from devkit.client import AsyncClient, Client
 from devkit.client.response import Response
 from devkit.errors import (
     BadRequestError,

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from devkit.client.client import Client
+from devkit.client.sync_client import Client
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
 from devkit.testing.faults import FakeNetwork

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from devkit.client.client import Client
+from devkit.client.sync_client import Client
 from devkit.orchestrate.addressing import CLIENT, AddressRewriter, Edge, rewrite
 from devkit.orchestrate.handles import HandleGroup
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from devkit.client.client import Client
+from devkit.client.sync_client import Client
 from devkit.orchestrate.base import Orchestrator
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
