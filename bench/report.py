@@ -53,3 +53,23 @@ def print_targets(
         ratio = percentile(devkit.latencies_ms, 50) / percentile(floor.latencies_ms, 50)
         ok = ratio <= latency_target and devkit.docs_per_s >= docs_target
         print(f"  {title:28} p50 {ratio:.2f}x  {devkit.docs_per_s:>8,.0f} docs/s  {'ok' if ok else 'MISSED'}")
+
+
+def print_jina(jina: dict[str, float], flows: dict[str, Figures]) -> None:
+    """jina 3.34's 2-Executor Flow next to devkit's, measured in the same run."""
+    print("\njina 3.34, 2-Executor Flow (its default: every Executor and the gateway in a process)")
+    print(f"  {'':<24}{'jina':>10}" + "".join(f"{name:>22}" for name in flows))
+    rows = [
+        ("latency p50 (ms)", jina["p50_ms"], lambda f: percentile(f.latencies_ms, 50), True, ".3f"),
+        ("latency p99 (ms)", jina["p99_ms"], lambda f: percentile(f.latencies_ms, 99), True, ".3f"),
+        ("throughput (docs/s)", jina["docs_per_s"], lambda f: f.docs_per_s, False, ",.0f"),
+        ("start-up (s)", jina["startup_s"], lambda f: f.startup_s or float("nan"), True, ".3f"),
+    ]
+    for label, theirs, pick, lower_is_better, spec in rows:
+        cells = ""
+        for figures in flows.values():
+            mine = pick(figures)
+            better = theirs / mine if lower_is_better else mine / theirs
+            cells += f"{format(mine, spec):>13} ({better:>5.1f}x)"
+        print(f"  {label:<24}{format(theirs, spec):>10}{cells}")
+    print("  (x: how many times better devkit is)")

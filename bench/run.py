@@ -10,7 +10,10 @@ Absolute figures depend on the machine and its load; the ratios are what to comp
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import pathlib
+import subprocess
 import sys
 import time
 
@@ -26,6 +29,18 @@ LATENCY_TARGET = 1.5
 DOCS_TARGET = 14_000
 
 
+def measure_jina(python: str, requests: int, total_docs: int, size: int) -> dict[str, float]:
+    """Run bench/jina_case.py with jina's Python; its figures as a dict."""
+    script = pathlib.Path(__file__).with_name("jina_case.py")
+    command = [python, str(script), "--requests", str(requests), "--docs", str(total_docs)]
+    result = subprocess.run(
+        [*command, "--request-size", str(size)], capture_output=True, text=True, timeout=900
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"measuring jina failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -38,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, help="sequential 1-document posts (default 1000, quick 200)")
     parser.add_argument("--docs", type=int, help="documents for throughput (default 20000, quick 5000)")
     parser.add_argument("--request-size", type=int, default=100)
+    parser.add_argument(
+        "--jina-python", help="a Python with jina 3.34 installed: also measure jina's 2-Executor Flow"
+    )
     args = parser.parse_args(argv)
 
     requests = args.requests or (200 if args.quick else 1000)
@@ -72,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             report.print_case(title, mine, floor)
             results[f"{case.name}/{runtime}"] = (mine, floor)
     report.print_targets(results, LATENCY_TARGET, DOCS_TARGET)
+    if args.jina_python:
+        jina = measure_jina(args.jina_python, requests, total_docs, size)
+        report.print_jina(
+            jina, {key: mine for key, (mine, _) in results.items() if key.startswith("flow-2/")}
+        )
     if "process" in runtimes and len(chosen) > 1:
         print("\nnote: devkit's process runtime starts children from a shared forkserver, so only the first")
         print("process case pays for starting it; the bare-grpc floor spawns a fresh interpreter per server.")
