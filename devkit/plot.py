@@ -295,7 +295,7 @@ def layout(flow: Flow | FlowSpec, annotations: Mapping[str, NodeAnnotation] | No
             y += box.height + _ROW_GAP
         x += column_width
     return Diagram(
-        title=f"Flow {spec.name}",
+        title=spec.name if spec.name == "Flow" else f"Flow {spec.name}",
         boxes=boxes,
         edges=routed,
         width=x + _MARGIN + 8,
