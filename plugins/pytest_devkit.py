@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from docarray import BaseDoc, DocList
 
 from devkit.client.sync_client import Client
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
+from devkit.testing.assertions import describe_differences
 from devkit.testing.faults import FakeNetwork
 from devkit.testing.harness import RUNTIMES, TestHarness
 from devkit.testing.leaks import leaked_since, snapshot
@@ -129,6 +131,19 @@ def _topology_section(
         f"Flow {flow.name!r} ({flow.spec.runtime} runtime), diagram: {path}\n"
         f"{recorder.summary()}{injected}\n\n{flow.to_mermaid()}"
     )
+
+
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """``assert docs == expected`` on DocLists (or documents) lists each differing field."""
+    if op != "==":
+        return None
+    pair = [[value] if isinstance(value, BaseDoc) else value for value in (left, right)]
+    if not all(
+        isinstance(value, (DocList, list)) and all(isinstance(d, BaseDoc) for d in value) for value in pair
+    ):
+        return None
+    lines = describe_differences(pair[0], pair[1], ignore=())  # type: ignore[arg-type]
+    return ["documents differ:", *lines] if lines else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -135,3 +135,31 @@ def test_a_failing_test_reports_the_annotated_topology(project: pytest.Pytester)
     )
     svg = next(project.path.rglob("flow-0.svg"))  # pytester runs with a basetemp inside its folder
     assert "4 req" in svg.read_text()
+
+
+def test_comparing_documents_names_the_document_and_field(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_docs="""
+        from docarray import DocList
+        from executors import TextDoc
+        from devkit.testing.assertions import assert_docs_equal
+
+        def test_plain_assert():
+            got = DocList[TextDoc]([TextDoc(id='a', text='HI'), TextDoc(id='b', text='there')])
+            assert got == DocList[TextDoc]([TextDoc(id='a', text='HI'), TextDoc(id='b', text='THERE')])
+
+        def test_helper_ignores_ids():
+            got = DocList[TextDoc]([TextDoc(text='HI')])
+            assert_docs_equal(got, [TextDoc(text='HI')])
+            assert_docs_equal(got, [TextDoc(text='HI'), TextDoc(text='more')])
+        """
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*documents differ:*",
+            "*document 1 (id b): field 'text' is 'there', expected 'THERE'*",
+            "*got 1 documents, expected 2*",
+        ]
+    )
