@@ -10,16 +10,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from devkit.errors import PortInUseError
-from devkit.proto import jina_pb2, jina_pb2_grpc
 
-__all__ = [
-    "CHANNEL_OPTIONS",
-    "JINA_SERVICES",
-    "GrpcServer",
-    "add_jina_services",
-    "serve_until_stopped",
-    "start_grpc_server",
-]
+__all__ = ["CHANNEL_OPTIONS", "GrpcServer", "serve_until_stopped", "start_grpc_server"]
 
 #: Unlimited message sizes (documents can be large); never reach loopback through an HTTP
 #: proxy from the environment (a known cause of hanging readiness checks in the original).
@@ -31,25 +23,6 @@ CHANNEL_OPTIONS: list[tuple[str, int]] = [
 
 #: Without this grpc sets SO_REUSEPORT and two servers could silently share one port.
 _SERVER_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
-
-
-#: Every service of the jina protocol; workers and gateways both answer all of them.
-JINA_SERVICES = (
-    "JinaRPC",
-    "JinaSingleDataRequestRPC",
-    "JinaDataRequestRPC",
-    "JinaSingleDocumentRequestRPC",
-    "JinaDiscoverEndpointsRPC",
-    "JinaInfoRPC",
-    "JinaGatewayDryRunRPC",
-)
-
-
-def add_jina_services(servicer: object, server: grpc.aio.Server) -> list[str]:
-    """Register ``servicer`` for every jina service; return the services' full names."""
-    for name in JINA_SERVICES:
-        getattr(jina_pb2_grpc, f"add_{name}Servicer_to_server")(servicer, server)
-    return [jina_pb2.DESCRIPTOR.services_by_name[name].full_name for name in JINA_SERVICES]
 
 
 class GrpcServer:

@@ -15,7 +15,8 @@ from devkit.executor.base import Executor
 from devkit.proto import jina_pb2
 from devkit.serve.handler import ExecutorHandler
 from devkit.serve.info import info_proto
-from devkit.serve.server import add_jina_services, serve_until_stopped, start_grpc_server
+from devkit.serve.server import serve_until_stopped, start_grpc_server
+from devkit.serve.services import add_jina_services
 from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.executor_yaml import build_executor
 from devkit.spec.models import WorkerSpec

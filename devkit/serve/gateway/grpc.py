@@ -11,7 +11,8 @@ from google.protobuf import empty_pb2
 from devkit.proto import jina_pb2
 from devkit.serve.gateway.core import GatewayCore
 from devkit.serve.info import info_proto
-from devkit.serve.server import GrpcServer, add_jina_services, serve_until_stopped, start_grpc_server
+from devkit.serve.server import GrpcServer, serve_until_stopped, start_grpc_server
+from devkit.serve.services import add_jina_services
 from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.models import GatewaySpec
 from devkit.wire import error_status
