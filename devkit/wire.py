@@ -17,7 +17,7 @@ import random
 import traceback
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from docarray import BaseDoc, DocList
@@ -161,7 +161,9 @@ def doc_count(request: jina_pb2.DataRequestProto) -> int:
     if kind == "docs":
         return len(data.docs.docs)
     if kind == "docs_bytes":
-        return len(read_docs(request, DocList[AnyDoc]))
+        if data.docs_bytes.startswith(JSON_MARKER):
+            return len(read_docs(request, DocList[AnyDoc]))
+        return len(DocListProto.FromString(data.docs_bytes).docs)
     return 0
 
 
@@ -211,14 +213,3 @@ def exception_from_status(response: jina_pb2.DataRequestProto) -> ExecutorError 
         endpoint=response.header.exec_endpoint,
         response=response,
     )
-
-
-def iter_batches(docs: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    batch: list[Any] = []
-    for doc in docs:
-        batch.append(doc)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

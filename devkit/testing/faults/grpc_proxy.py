@@ -25,7 +25,7 @@ from devkit.proto import jina_pb2
 from devkit.serve.server import CHANNEL_OPTIONS
 from devkit.testing.faults.faults import Fail, Latency
 from devkit.testing.faults.link import Link
-from devkit.wire import read_docs
+from devkit.wire import doc_count, read_docs
 
 __all__ = ["DATA_METHODS", "GrpcLink"]
 
@@ -55,8 +55,15 @@ def _documents(kind: str, raw: bytes) -> DocList[Any]:
 
 
 def _count(kind: str, raw: bytes) -> int:
+    """Documents in a message; counted from the protobuf, decoded only when JSON-encoded."""
     try:
-        return 1 if kind == "document" else len(_documents(kind, raw))
+        if kind == "document":
+            return 1
+        if kind == "list":
+            return sum(
+                doc_count(request) for request in jina_pb2.DataRequestListProto.FromString(raw).requests
+            )
+        return doc_count(jina_pb2.DataRequestProto.FromString(raw))
     except Exception:  # a message the proxy cannot read is forwarded anyway, uncounted
         return 0
 
