@@ -186,14 +186,24 @@ def set_parameters(request: jina_pb2.DataRequestProto, parameters: Mapping[str, 
     request.parameters.CopyFrom(struct)
 
 
+def _rendered(render: Any, value: Any) -> str:
+    """``render(value)``; an exception whose ``__repr__``/``__str__`` raises is still described."""
+    try:
+        return str(render(value))
+    except Exception as exc:
+        return (
+            f"<{type(value).__name__} that cannot be shown: {render.__name__}() raised {type(exc).__name__}>"
+        )
+
+
 def error_status(exc: BaseException, executor: str, status: StatusProto | None = None) -> StatusProto:
     """Describe ``exc`` raised by ``executor`` as jina does: repr, class, args, traceback."""
     status = status if status is not None else StatusProto()
     status.code = StatusProto.ERROR
-    status.description = repr(exc)
+    status.description = _rendered(repr, exc)
     status.exception.name = type(exc).__name__
     del status.exception.args[:]
-    status.exception.args.extend(str(arg) for arg in exc.args)
+    status.exception.args.extend(_rendered(str, arg) for arg in exc.args)
     del status.exception.stacks[:]
     status.exception.stacks.extend(traceback.format_exception(exc))
     status.exception.executor = executor

@@ -23,6 +23,7 @@ from devkit.client.response import Response
 from devkit.client.retry import RetryPolicy
 from devkit.errors import ServerUnavailableError
 from devkit.proto import jina_pb2
+from devkit.target import compile_target_executor
 from devkit.wire import exception_from_status, new_request
 
 __all__ = ["AsyncClient"]
@@ -132,6 +133,7 @@ class AsyncClient:
     ) -> AsyncIterator[Response]:
         """Send the requests; yield each successful (or tolerated) response once."""
         doclist_type = doclist_type_of(return_type)
+        compile_target_executor(target_executor)  # an invalid regex is refused before sending
         endpoint = on if on.startswith("/") else f"/{on}"
         use_json = await self._peer_is_devkit(retry)
         order: dict[str, int] = {}

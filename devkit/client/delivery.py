@@ -14,6 +14,7 @@ from devkit.client.response import Response
 from devkit.client.retry import RetryPolicy
 from devkit.documents import UntypedDoc
 from devkit.proto import jina_pb2
+from devkit.target import compile_target_executor
 from devkit.wire import doclist_class, exception_from_status
 
 __all__ = ["Callback", "PostOptions", "deliver", "doclist_type_of", "in_order", "makes_one_request"]
@@ -53,6 +54,9 @@ class PostOptions:
     initial_backoff: float = 0.5
     max_backoff: float = 2.0
     backoff_multiplier: float = 1.5
+
+    def __post_init__(self) -> None:
+        compile_target_executor(self.target_executor)  # an invalid regex is refused before sending
 
     @property
     def retry(self) -> RetryPolicy:

@@ -36,14 +36,16 @@ async def answer_stream(
     requests: AsyncIterator[Req],
     handle: Callable[[Req], Awaitable[Resp]],
     *,
+    on_error: Callable[[Req, Exception], Resp],
     in_order: bool = False,
     prefetch: int = 0,
 ) -> AsyncIterator[Resp]:
     """Handle every request as it arrives and yield each answer as soon as it is ready.
 
     Answers come back in completion order, or in request order with ``in_order``;
-    ``prefetch`` > 0 caps the requests handled at once. ``handle`` must not raise; if the
-    stream is cancelled, pending handlers are cancelled.
+    ``prefetch`` > 0 caps the requests handled at once. Whatever ``handle`` raises,
+    ``on_error(request, exc)`` answers that request instead, so every request is answered
+    exactly once and the stream goes on; if the stream is cancelled, pending handlers are.
     """
     answers: asyncio.Queue[object] = asyncio.Queue()
     tasks: set[asyncio.Task[None]] = set()
@@ -55,6 +57,8 @@ async def answer_stream(
         nonlocal next_out
         try:
             answer = await handle(request)
+        except Exception as exc:
+            answer = on_error(request, exc)
         finally:
             if window is not None:
                 window.release()

@@ -29,9 +29,16 @@ async def slow_for_small(number: int) -> int:
     return number
 
 
+def unexpected(number: int, exc: Exception) -> int:
+    raise AssertionError(f"request {number} raised {exc!r}")
+
+
 def collect(count: int, **options: Any) -> list[int]:
     async def run() -> list[int]:
-        return [answer async for answer in answer_stream(numbers(count), slow_for_small, **options)]
+        return [
+            answer
+            async for answer in answer_stream(numbers(count), slow_for_small, on_error=unexpected, **options)
+        ]
 
     return asyncio.run(run())
 
@@ -67,7 +74,30 @@ def test_prefetch_caps_requests_in_flight(prefetch: int) -> None:
         return number
 
     async def run() -> list[int]:
-        return [answer async for answer in answer_stream(numbers(12), handle, prefetch=prefetch)]
+        return [
+            answer
+            async for answer in answer_stream(numbers(12), handle, on_error=unexpected, prefetch=prefetch)
+        ]
 
     assert sorted(asyncio.run(run())) == list(range(12))
     assert peak == prefetch
+
+
+@pytest.mark.parametrize("in_order", [False, True])
+def test_a_handler_that_raises_still_answers_its_request_once_and_the_stream_goes_on(in_order: bool) -> None:
+    async def fails_on_odd(number: int) -> str:
+        await asyncio.sleep(0.001 * (number % 3))
+        if number % 2:
+            raise ValueError(f"odd {number}")
+        return f"ok {number}"
+
+    def as_error(number: int, exc: Exception) -> str:
+        return f"error {number}: {exc}"
+
+    async def run() -> list[str]:
+        stream = answer_stream(numbers(10), fails_on_odd, on_error=as_error, in_order=in_order)
+        return [answer async for answer in stream]
+
+    answers = asyncio.run(run())
+    expected = [f"error {n}: odd {n}" if n % 2 else f"ok {n}" for n in range(10)]
+    assert (answers if in_order else sorted(answers, key=lambda a: int(a.split()[1].rstrip(":")))) == expected

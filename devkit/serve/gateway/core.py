@@ -19,9 +19,11 @@ from google.protobuf import json_format, timestamp_pb2
 
 from devkit.executor.decorators import DEFAULT_ENDPOINT
 from devkit.proto import jina_pb2
+from devkit.serve.answers import error_response
 from devkit.serve.connection import ReplicaSet
 from devkit.serve.merge import first_error, merge_requests
 from devkit.spec.models import NodeSpec, Polling
+from devkit.target import InvalidTargetExecutorError, compile_target_executor
 from devkit.wire import error_status, read_docs, write_docs
 
 __all__ = ["GATEWAY_NODE", "GatewayCore", "NodeClient"]
@@ -173,7 +175,13 @@ class GatewayCore:
         return not declared or any(node.serves(endpoint) for node in declared)
 
     async def process(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
-        """Answer one request; never raises (errors come back as the response's status)."""
+        """Answer one request; never raises: any failure is the response's error status."""
+        try:
+            return await self._walk(request)
+        except Exception as exc:  # a bug or an input nobody foresaw: still exactly one answer
+            return error_response(request, exc, GATEWAY_NODE)
+
+    async def _walk(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
         endpoint = request.header.exec_endpoint or "/"
         del request.routes[:]
         request.routes.add(executor=GATEWAY_NODE, start_time=_now())
@@ -186,8 +194,11 @@ class GatewayCore:
                 request.header.status,
             )
             return request
-        target = request.header.target_executor
-        pattern = re.compile(target) if target else None
+        try:
+            pattern = compile_target_executor(request.header.target_executor)
+        except InvalidTargetExecutorError as exc:
+            error_status(exc, GATEWAY_NODE, request.header.status)
+            return request
         routes: dict[str, jina_pb2.RouteProto] = {}
         tasks: dict[str, asyncio.Task[jina_pb2.DataRequestProto]] = {}
         start: asyncio.Future[jina_pb2.DataRequestProto] = asyncio.get_running_loop().create_future()
@@ -218,22 +229,23 @@ class GatewayCore:
         target: re.Pattern[str] | None,
         routes: dict[str, jina_pb2.RouteProto],
     ) -> jina_pb2.DataRequestProto:
+        """One Executor's part of a request; never raises (else the task's error would be lost)."""
         inputs = [await future for future in upstream]
         failed = first_error(inputs)
         if failed is not None:
             return failed
-        if (target is not None and not target.match(node.name)) or not node.serves(endpoint):
-            return merge_requests(inputs)
-        requests = list(inputs) if node.spec.no_reduce else [merge_requests(inputs)]
-        if node.spec.when:
-            filtered = [self._filtered(request, node.spec.when) for request in requests]
-            requests = [request for request, _ in filtered]  # possibly no documents left: sent anyway
         route = jina_pb2.RouteProto(executor=node.name, start_time=_now())
         try:
+            if (target is not None and not target.match(node.name)) or not node.serves(endpoint):
+                return merge_requests(inputs)
+            requests = list(inputs) if node.spec.no_reduce else [merge_requests(inputs)]
+            if node.spec.when:
+                filtered = [self._filtered(request, node.spec.when) for request in requests]
+                requests = [request for request, _ in filtered]  # possibly no documents left: sent anyway
             response = await node.send(requests, endpoint)
-        except Exception as exc:  # unreachable (ExecutorUnavailableError), or a bug: still answer
+        except Exception as exc:  # unreachable (ExecutorUnavailableError), bad input or a bug: answer
             response = jina_pb2.DataRequestProto()
-            response.CopyFrom(requests[0])
+            response.CopyFrom(inputs[0])
             error_status(exc, node.name, response.header.status)
         route.end_time.CopyFrom(_now())
         route.status.CopyFrom(response.header.status)

@@ -9,7 +9,8 @@ import grpc
 from google.protobuf import empty_pb2
 
 from devkit.proto import jina_pb2
-from devkit.serve.gateway.core import GatewayCore
+from devkit.serve.answers import error_response
+from devkit.serve.gateway.core import GATEWAY_NODE, GatewayCore
 from devkit.serve.info import info_proto
 from devkit.serve.server import GrpcServer, serve_until_stopped, start_grpc_server
 from devkit.serve.services import add_jina_services
@@ -37,8 +38,15 @@ class GatewayServicer:
     async def Call(
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
-        async for response in answer_stream(request_iterator, self._process, **stream_options(context)):
+        answers = answer_stream(
+            request_iterator, self._process, on_error=self._error, **stream_options(context)
+        )
+        async for response in answers:
             yield response
+
+    @staticmethod
+    def _error(request: jina_pb2.DataRequestProto, exc: Exception) -> jina_pb2.DataRequestProto:
+        return error_response(request, exc, GATEWAY_NODE)
 
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
