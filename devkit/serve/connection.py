@@ -3,12 +3,19 @@
 Channels are created once per replica (never per request). Requests go round-robin;
 a replica that is unreachable (UNAVAILABLE) is skipped and the request retried on the next
 one, with a short backoff, up to the retry budget.
+
+A channel whose connection attempt failed waits out gRPC's reconnect backoff (1 s, growing
+to minutes) and fails every call meanwhile, even after the peer is back. A retry therefore
+replaces such a channel with a fresh one, which dials at once: after a fault heals, the next
+request gets through. Replacements are rate-limited, so a long outage costs at most one
+channel per replica per ``_REOPEN_INTERVAL``, never one per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -30,16 +37,33 @@ class ExecutorUnavailableError(ConnectionError):
         super().__init__(f"Executor {executor!r} could not be reached: {detail}")
 
 
-def open_channel(address: str, *, tls: bool = False) -> grpc.aio.Channel:
+#: A private subchannel pool per channel: a replacement channel must not share the old
+#: channel's connection (and its reconnect backoff) through gRPC's global pool.
+_REPLICA_CHANNEL_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
+
+#: At most one replacement channel per replica in this many seconds (shorter than the
+#: retry backoff's first step, so every retried request gets a fresh dial).
+_REOPEN_INTERVAL = 0.04
+
+
+def open_channel(
+    address: str, *, tls: bool = False, options: Sequence[tuple[str, Any]] = CHANNEL_OPTIONS
+) -> grpc.aio.Channel:
     if tls:
-        return grpc.aio.secure_channel(address, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS)
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        return grpc.aio.secure_channel(address, grpc.ssl_channel_credentials(), options=options)
+    return grpc.aio.insecure_channel(address, options=options)
 
 
 class _Replica:
     def __init__(self, address: str, tls: bool) -> None:
         self.address = address
-        self.channel = open_channel(address, tls=tls)
+        self._tls = tls
+        self._retired: set[asyncio.Task[None]] = set()
+        self._open()
+
+    def _open(self) -> None:
+        self.opened_at = time.monotonic()
+        self.channel = open_channel(self.address, tls=self._tls, options=_REPLICA_CHANNEL_OPTIONS)
         self.single = self.channel.unary_unary(
             "/jina.JinaSingleDataRequestRPC/process_single_data",
             request_serializer=jina_pb2.DataRequestProto.SerializeToString,
@@ -60,6 +84,27 @@ class _Replica:
             request_serializer=jina_pb2.SingleDocumentRequestProto.SerializeToString,
             response_deserializer=jina_pb2.SingleDocumentRequestProto.FromString,
         )
+
+    def redial(self) -> bool:
+        """Swap a channel that is backing off after a failed connection for a fresh one.
+
+        True if it was swapped. The old channel is closed in the background with a grace
+        period, so a call still on it (there should be none: it is failing) may finish.
+        """
+        if self.channel.get_state() is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            return False
+        if time.monotonic() - self.opened_at < _REOPEN_INTERVAL:
+            return False
+        old = self.channel
+        self._open()
+        task = asyncio.get_running_loop().create_task(old.close(grace=5.0))
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
+        return True
+
+    async def close(self) -> None:
+        await self.channel.close()
+        await asyncio.gather(*self._retired, return_exceptions=True)
 
 
 class ReplicaSet:
@@ -118,6 +163,7 @@ class ReplicaSet:
                         f"{replica.address} answered {exc.code().name}: {exc.details()}",
                         exc.code(),
                     ) from exc
+                replica.redial()  # the peer may be back: do not wait out gRPC's reconnect backoff
                 if attempt + 1 < self._attempts:
                     await asyncio.sleep(min(0.05 * (2**attempt), 1.0))
         assert last is not None
@@ -150,4 +196,4 @@ class ReplicaSet:
         return [replica.address for replica, ok in zip(self._replicas, states, strict=True) if not ok]
 
     async def close(self) -> None:
-        await asyncio.gather(*(replica.channel.close() for replica in self._replicas))
+        await asyncio.gather(*(replica.close() for replica in self._replicas))

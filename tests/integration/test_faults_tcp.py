@@ -94,20 +94,9 @@ def test_partition_fails_requests_and_heal_lets_them_through(network, flow_facto
             flow.post("/", _docs(1))
         assert caught.value.executor == "encoder"
         edge.heal()
-        # gRPC may still be backing off from the failed reconnects: poll, bounded
-        failures_after_heal = 0
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                got = flow.post("/", _docs(3))
-                break
-            except ExecutorError:
-                failures_after_heal += 1
-                assert time.monotonic() < deadline, "the edge never recovered after heal()"
-                time.sleep(0.1)
+        got = flow.post("/", _docs(3))  # the gateway dials again at once, not after gRPC's backoff
     assert len(got) == 3
     assert edge.stats.faults["partition"] >= 1
-    print(f"requests failed after heal(): {failures_after_heal}")
 
 
 def test_limit_data_cuts_the_answer_and_the_client_reports_it(network, flow_factory):

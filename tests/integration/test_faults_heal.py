@@ -1,0 +1,74 @@
+"""Faults heal: once a fault is gone, the very next request gets through.
+
+A gRPC channel whose connection attempt failed waits out a reconnect backoff (1 s and
+growing) before it dials again; the gateway must not make requests wait for it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from docarray import BaseDoc, DocList
+
+from devkit import Executor, requests
+from devkit.errors import ExecutorError
+
+
+class TextDoc(BaseDoc):
+    text: str = ""
+
+
+class Stamp(Executor):
+    @requests
+    def stamp(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        for doc in docs:
+            doc.text += "!"
+
+
+def _docs(count: int) -> DocList[TextDoc]:
+    return DocList[TextDoc]([TextDoc(text=f"doc-{i}") for i in range(count)])
+
+
+def _fails_naming(flow, executor: str) -> None:
+    with pytest.raises(ExecutorError) as caught:
+        flow.post("/", _docs(1))
+    assert caught.value.executor == executor
+
+
+@pytest.mark.devkit_runtimes("thread", "process")
+def test_the_first_request_after_a_partition_heals_succeeds(network, flow_factory):
+    flow = network.attach(flow_factory().add(uses=Stamp, name="encoder"))
+    edge = network.edge("gateway", "encoder")
+    with flow:
+        assert len(flow.post("/", _docs(1))) == 1
+        with edge.partition():
+            for _ in range(3):  # each failed dial lengthens gRPC's reconnect backoff
+                _fails_naming(flow, "encoder")
+        got = flow.post("/", _docs(3), return_type=DocList[TextDoc])
+    assert got.text == ["doc-0!", "doc-1!", "doc-2!"]
+
+
+def test_a_reset_while_connecting_costs_no_request(network, flow_factory):
+    flow = network.attach(flow_factory().add(uses=Stamp, name="encoder"))
+    edge = network.edge("gateway", "encoder")
+    edge.reset_peer(times=1)  # the gateway's first connection to the encoder is reset
+    with flow:
+        got = flow.post("/", _docs(2), return_type=DocList[TextDoc])
+    assert got.text == ["doc-0!", "doc-1!"]
+    assert edge.stats.faults == {"reset_peer": 1}
+
+
+@pytest.mark.devkit_runtimes("thread", "process")
+def test_fault_recovery_fault_again_recovery_again(network, flow_factory):
+    flow = network.attach(flow_factory().add(uses=Stamp, name="encoder"))
+    edge = network.edge("gateway", "encoder")
+    with flow:
+        for _ in range(2):
+            with edge.partition():
+                _fails_naming(flow, "encoder")
+                _fails_naming(flow, "encoder")
+            assert len(flow.post("/", _docs(2))) == 2
+            with edge.reset_peer(times=1):
+                assert len(flow.post("/", _docs(2))) == 2  # retried on a fresh connection
+            assert len(flow.post("/", _docs(2))) == 2
+    assert edge.stats.faults["partition"] >= 4
+    assert edge.stats.faults["reset_peer"] == 2
