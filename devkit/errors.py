@@ -10,6 +10,7 @@ __all__ = [
     "ExecutorError",
     "ExecutorLoadError",
     "ExecutorUnreachableError",
+    "NotSupportedYetError",
     "PortInUseError",
     "RuntimeFailToStart",
     "ServerUnavailableError",
@@ -30,6 +31,10 @@ class ExecutorLoadError(DevkitError, ImportError):
 
 class EndpointSignatureError(DevkitError, TypeError):
     """An `@requests` method whose signature devkit cannot serve."""
+
+
+class NotSupportedYetError(DevkitError, NotImplementedError):
+    """A jina option devkit does not implement yet (tracing, monitoring, docker:// Executors...)."""
 
 
 class PortInUseError(DevkitError, OSError):

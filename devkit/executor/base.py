@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from devkit.errors import EndpointSignatureError
+from devkit.errors import EndpointSignatureError, NotSupportedYetError
 from devkit.executor.decorators import DEFAULT_ENDPOINT, binding_of
 from devkit.executor.endpoint import Endpoint, endpoint_from_method
 
@@ -81,7 +81,7 @@ class Executor:
         )
         self._workspace_root = workspace or self.runtime_args.workspace or self.metas.workspace
         if dynamic_batching:
-            raise NotImplementedError(
+            raise NotSupportedYetError(
                 f"{type(self).__name__}: dynamic batching ({dict(dynamic_batching)}) is not available in this "
                 "devkit version; remove uses_dynamic_batching / dynamic_batching"
             )

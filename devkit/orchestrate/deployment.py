@@ -12,6 +12,7 @@ from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.serve.gateway.grpc import run_gateway
 from devkit.serve.worker import run_worker
 from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, NodeSpec, Polling
+from devkit.spec.unsupported import reject_unsupported
 
 __all__ = ["Deployment", "parse_polling"]
 
@@ -60,7 +61,20 @@ class Deployment(Orchestrator):
         retries: int = -1,
         exit_on_exceptions: Sequence[str] | None = None,
         quiet: bool = False,
+        tracing: bool = False,
+        monitoring: bool = False,
+        metrics: bool = False,
+        reload: bool = False,
     ) -> None:
+        reject_unsupported(
+            f"Deployment {name!r}",
+            uses=uses,
+            uses_dynamic_batching=uses_dynamic_batching,
+            tracing=tracing,
+            monitoring=monitoring,
+            metrics=metrics,
+            reload=reload,
+        )
         super().__init__()
         if isinstance(protocol, str) and protocol.lower() != "grpc":
             raise NotImplementedError(f"protocol {protocol!r} is not available yet; use protocol='grpc'")

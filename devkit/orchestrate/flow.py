@@ -18,8 +18,9 @@ from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
 from devkit.serve.gateway.grpc import run_gateway
 from devkit.serve.worker import run_worker
-from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec
+from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec, topology_problems
 from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, NodeSpec
+from devkit.spec.unsupported import reject_unsupported
 
 __all__ = ["Flow"]
 
@@ -75,7 +76,12 @@ class Flow(Orchestrator):
         extra_search_paths: Sequence[str] | None = None,
         quiet: bool = False,
         strict_contracts: bool = False,
+        tracing: bool = False,
+        monitoring: bool = False,
+        metrics: bool = False,
+        reload: bool = False,
     ) -> None:
+        reject_unsupported("Flow", tracing=tracing, monitoring=monitoring, metrics=metrics, reload=reload)
         super().__init__()
         self._executors: list[FlowExecutorSpec] = []
         self._gateway = FlowGatewaySpec(host=host, port=port, protocol=protocol.lower(), prefetch=prefetch)
@@ -132,9 +138,22 @@ class Flow(Orchestrator):
         retries: int | None = None,
         exit_on_exceptions: Sequence[str] | None = None,
         runtime: str | None = None,
+        tracing: bool = False,
+        monitoring: bool = False,
+        metrics: bool = False,
+        reload: bool = False,
     ) -> Self:
         """Add an Executor. Without ``needs`` it follows the previous non-floating Executor."""
         name = name or f"executor{len(self._executors)}"
+        reject_unsupported(
+            f"Flow.add(name={name!r})",
+            uses=uses,
+            uses_dynamic_batching=uses_dynamic_batching,
+            tracing=tracing,
+            monitoring=monitoring,
+            metrics=metrics,
+            reload=reload,
+        )
         if needs is None:
             previous = [e.name for e in self._executors if not e.floating]
             needs = previous[-1] if previous else GATEWAY
@@ -172,19 +191,21 @@ class Flow(Orchestrator):
             workspace=workspace or defaults["workspace"],
             exit_on_exceptions=tuple(exit_on_exceptions or defaults["exit_on_exceptions"]),
         )
-        self._executors.append(
-            FlowExecutorSpec(
-                deployment=deployment,
-                needs=need_names,
-                when=dict(when) if when else None,
-                floating=floating,
-                no_reduce=no_reduce,
-                external=external,
-                external_addresses=_external_addresses(host, port) if external else (),
-                tls=tls,
-                grpc_metadata=dict(grpc_metadata or {}),
-            )
+        added = FlowExecutorSpec(
+            deployment=deployment,
+            needs=need_names,
+            when=dict(when) if when else None,
+            floating=floating,
+            no_reduce=no_reduce,
+            external=external,
+            external_addresses=_external_addresses(host, port) if external else (),
+            tls=tls,
+            grpc_metadata=dict(grpc_metadata or {}),
         )
+        problems = topology_problems([*self._executors, added], complete=False)
+        if problems:  # unknown needs may still be added later: start() and load_config report them
+            raise ConfigError(f"cannot add Executor {name!r} to the Flow: " + "; ".join(problems))
+        self._executors.append(added)
         return self
 
     def _unfloat(self, needs: tuple[str, ...]) -> None:

@@ -9,7 +9,14 @@ from pydantic import Field
 from devkit.errors import ConfigError
 from devkit.spec.models import DeploymentSpec, RuntimeKind, _Spec
 
-__all__ = ["GATEWAY", "FlowExecutorSpec", "FlowGatewaySpec", "FlowSpec", "topological_order"]
+__all__ = [
+    "GATEWAY",
+    "FlowExecutorSpec",
+    "FlowGatewaySpec",
+    "FlowSpec",
+    "topological_order",
+    "topology_problems",
+]
 
 #: The name by which an Executor needs the gateway, i.e. the start of the Flow.
 GATEWAY = "gateway"
@@ -58,13 +65,13 @@ class FlowSpec(_Spec):
         raise KeyError(name)
 
 
-def topological_order(
-    executors: tuple[FlowExecutorSpec, ...] | list[FlowExecutorSpec],
-) -> list[FlowExecutorSpec]:
-    """Validate the topology and sort it; every problem is reported at once.
+def topology_problems(
+    executors: tuple[FlowExecutorSpec, ...] | list[FlowExecutorSpec], *, complete: bool = True
+) -> list[str]:
+    """Every reason the topology is invalid: duplicate or reserved names, unknown ``needs``, cycles.
 
-    Raises :class:`ConfigError` for duplicate names, ``needs`` naming an unknown Executor,
-    and cycles (naming the Executors on the cycle). Ties keep the order of ``add`` calls.
+    ``complete=False`` is for a Flow still being built: a ``needs`` naming an Executor not added
+    yet may be a forward reference, so only the cycles among the known Executors count.
     """
     problems: list[str] = []
     names = [executor.name for executor in executors]
@@ -77,23 +84,38 @@ def topological_order(
         problems.append(f"{GATEWAY!r} is reserved for the gateway and cannot name an Executor")
     known = set(names) | {GATEWAY}
     for executor in executors:
+        if executor.name in executor.needs:
+            problems.append(f"Executor {executor.name!r} needs itself; an Executor cannot feed itself")
         unknown = [need for need in executor.needs if need not in known]
-        if unknown:
+        if unknown and complete:
             problems.append(
                 f"Executor {executor.name!r} needs {', '.join(map(repr, unknown))}, which is not in the Flow "
-                f"(known: {', '.join(map(repr, names)) or 'none'})"
+                f"(known: {', '.join(map(repr, names)) or 'none'}); add it or correct the name"
             )
     if problems:
-        raise ConfigError("invalid Flow topology: " + "; ".join(problems))
+        return problems
+    cycle = _find_cycle({executor.name: executor for executor in executors})
+    if cycle:
+        problems.append(f"the needs form a cycle: {cycle}; remove one of these needs")
+    return problems
 
-    by_name = {executor.name: executor for executor in executors}
+
+def topological_order(
+    executors: tuple[FlowExecutorSpec, ...] | list[FlowExecutorSpec],
+) -> list[FlowExecutorSpec]:
+    """Validate the topology and sort it; every problem is reported at once.
+
+    Raises :class:`ConfigError` for duplicate names, ``needs`` naming an unknown Executor,
+    and cycles (naming the Executors on the cycle). Ties keep the order of ``add`` calls.
+    """
+    problems = topology_problems(executors)
+    if problems:
+        raise ConfigError("invalid Flow topology: " + "; ".join(problems))
     ordered: list[FlowExecutorSpec] = []
     placed = {GATEWAY}
     remaining = list(executors)
     while remaining:
         ready = [executor for executor in remaining if all(need in placed for need in executor.needs)]
-        if not ready:
-            raise ConfigError(f"invalid Flow topology: the needs form a cycle: {_find_cycle(by_name)}")
         for executor in ready:
             ordered.append(executor)
             placed.add(executor.name)
@@ -101,14 +123,15 @@ def topological_order(
     return ordered
 
 
-def _find_cycle(by_name: dict[str, FlowExecutorSpec]) -> str:
+def _find_cycle(by_name: dict[str, FlowExecutorSpec]) -> str | None:
+    """The first cycle found, as ``a -> b -> a``; ``needs`` naming unknown Executors are ignored."""
     visiting: list[str] = []
     done: set[str] = set()
 
     def visit(name: str) -> list[str] | None:
         if name in visiting:
             return [*visiting[visiting.index(name) :], name]
-        if name in done or name == GATEWAY:
+        if name in done or name not in by_name:
             return None
         visiting.append(name)
         for need in by_name[name].needs:
@@ -123,4 +146,4 @@ def _find_cycle(by_name: dict[str, FlowExecutorSpec]) -> str:
         cycle = visit(name)
         if cycle:
             return " -> ".join(reversed(cycle))
-    return "(unknown)"
+    return None

@@ -18,7 +18,7 @@ import yaml
 
 from devkit.errors import ConfigError
 from devkit.spec.deployment_yaml import executor_spec_to_yaml, resolve_relative
-from devkit.spec.flow import GATEWAY
+from devkit.spec.flow import GATEWAY, topology_problems
 from devkit.spec.models import DeploymentSpec
 from devkit.spec.yamlio import YamlDocument, read_yaml
 
@@ -113,8 +113,14 @@ def load_flow_yaml(
     flow = Flow(**{**with_, **overrides})
     if gateway:
         flow.config_gateway(**gateway)
-    for item in _resolve_refs(items, doc.source):
-        flow.add(**_executor_arguments(item, doc.base_dir))
+    for index, item in enumerate(_resolve_refs(items, doc.source)):
+        try:
+            flow.add(**_executor_arguments(item, doc.base_dir))
+        except ConfigError as exc:
+            raise ConfigError(f"{doc.source}:{doc.line_of('executors', index) or '?'}: {exc}") from exc
+    problems = topology_problems(flow.spec.executors)  # the whole file is read: needs must all exist
+    if problems:
+        raise ConfigError(f"{doc.where('executors')}: invalid Flow topology: " + "; ".join(problems))
     return flow
 
 

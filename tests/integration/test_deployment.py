@@ -290,11 +290,3 @@ def test_executor_serve_blocks_until_stopped(free_port: int) -> None:
         stop.set()
         server.join(20)
     assert not server.is_alive()
-
-
-def test_dynamic_batching_is_refused_clearly_rather_than_ignored() -> None:
-    with (
-        pytest.raises(RuntimeFailToStart, match="dynamic batching"),
-        Deployment(uses=_OnlyFoo, uses_dynamic_batching={"/foo": {"preferred_batch_size": 4}}, quiet=True),
-    ):
-        pass

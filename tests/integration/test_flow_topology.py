@@ -7,7 +7,8 @@ import pytest
 from docarray import BaseDoc, DocList
 
 from devkit import ConfigError, Executor, Flow, RuntimeFailToStart, requests
-from devkit.spec.flow import GATEWAY
+from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowSpec
+from devkit.spec.models import DeploymentSpec
 from devkit.testing.leaks import leaked_since, snapshot
 
 
@@ -239,34 +240,52 @@ def test_chained_schemas_that_do_not_fit_fail_to_start_naming_both_executors():
     assert leaked_since(before) == []
 
 
-# -- invalid topologies: ConfigError before anything starts ---------------------------------
+# -- invalid topologies: ConfigError when the Flow is built, before anything starts --------
 @pytest.mark.parametrize(
     "build, expected",
     [
-        (lambda: Flow().add(name="a", needs="b").add(name="b", needs="a"), "cycle"),
-        (lambda: Flow().add(name="a").add(name="b", needs="nowhere"), "'nowhere'"),
-        (lambda: Flow().add(name="a").add(name="a", needs="gateway"), "'a'"),
+        (
+            lambda: Flow().add(name="a", needs="b").add(name="b", needs="a"),
+            r"cycle: (a -> b -> a|b -> a -> b)",
+        ),
+        (lambda: Flow().add(name="a", needs="a"), "'a' needs itself"),
+        (lambda: Flow().add(name="a").add(name="a", needs="gateway"), "'a'.*unique"),
         (lambda: Flow().add(name="gateway"), "reserved"),
     ],
-    ids=["cycle", "unknown-need", "duplicate-name", "gateway-name"],
+    ids=["cycle", "self-need", "duplicate-name", "gateway-name"],
 )
-def test_invalid_topologies_are_rejected_before_anything_starts(build, expected):
-    before = snapshot()
-    flow = build()
+def test_invalid_topologies_are_rejected_when_the_flow_is_built(build, expected):
     with pytest.raises(ConfigError, match=expected):
+        build()
+
+
+def test_an_unknown_need_is_rejected_before_anything_starts():
+    """While building, ``needs`` may name an Executor added later; start() checks they all exist."""
+    before = snapshot()
+    flow = Flow().add(name="a").add(name="b", needs="nowhere")
+    with pytest.raises(ConfigError, match="'b' needs 'nowhere', which is not in the Flow"):
         flow.start()
     assert leaked_since(before, grace=0.0) == []
     assert flow.alive_servers == []
 
 
+def test_needs_may_name_an_executor_added_later():
+    flow = Flow().add(name="b", needs="a").add(name="a", needs="gateway")
+    assert [e.name for e in flow.spec.ordered()] == ["a", "b"]
+
+
 def test_a_cycle_error_names_the_executors_on_the_cycle():
-    flow = Flow().add(name="a").add(name="b", needs=["a", "c"]).add(name="c", needs="b")
     with pytest.raises(ConfigError, match=r"b -> c -> b|c -> b -> c"):
-        flow.spec.ordered()
+        Flow().add(name="a").add(name="b", needs=["a", "c"]).add(name="c", needs="b")
 
 
 def test_every_problem_is_reported_at_once():
-    flow = Flow().add(name="a", needs="x").add(name="a", needs="y")
+    spec = FlowSpec(
+        executors=(
+            FlowExecutorSpec(deployment=DeploymentSpec(name="a"), needs=("x",)),
+            FlowExecutorSpec(deployment=DeploymentSpec(name="a"), needs=("y",)),
+        )
+    )
     with pytest.raises(ConfigError) as info:
-        flow.spec.ordered()
+        spec.ordered()
     assert "'x'" in str(info.value) and "'y'" in str(info.value) and "unique" in str(info.value)

@@ -201,6 +201,27 @@ def test_unknown_keys_are_reported_with_file_and_line(project, text, key, line):
     assert f"flow.yml:{line}" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "jtype: Flow\nexecutors:\n  - name: a\n    needs: b\n  - name: b\n    needs: a\n",
+            r"flow.yml:5: .*cycle: (a -> b -> a|b -> a -> b)",
+        ),
+        (
+            "jtype: Flow\nexecutors:\n  - name: a\n  - name: b\n    needs: nowhere\n",
+            r"flow.yml:2: invalid Flow topology: Executor 'b' needs 'nowhere', which is not in the Flow",
+        ),
+        ("jtype: Flow\nexecutors:\n  - name: a\n  - name: a\n", r"flow.yml:4: .*'a'.*unique"),
+    ],
+    ids=["cycle", "unknown-need", "duplicate-name"],
+)
+def test_topology_errors_are_reported_when_the_yaml_is_loaded(project, text, expected):
+    path = project.write("flow.yml", text)
+    with pytest.raises(ConfigError, match=expected):
+        Flow.load_config(path)
+
+
 def test_a_yaml_that_is_not_a_flow_is_rejected(project):
     with pytest.raises(ConfigError, match="jtype: Flow"):
         Flow.load_config(project.write("flow.yml", "jtype: Deployment\n"))

@@ -1,0 +1,82 @@
+"""jina options devkit does not have yet fail when the Flow or Deployment is built, by name."""
+
+import textwrap
+
+import pytest
+
+from devkit import Deployment, Executor, Flow, NotSupportedYetError
+
+
+class Passthrough(Executor):
+    pass
+
+
+OPTIONS = [
+    pytest.param({"uses": "docker://jinaai/encoder:latest"}, "uses='docker://", id="docker"),
+    pytest.param({"uses": "jinaai://jina-ai/SimpleIndexer"}, "Executor Hub", id="jinaai"),
+    pytest.param({"uses": "jinahub+docker://Sentencizer"}, "external=True", id="jinahub-docker"),
+    pytest.param(
+        {"uses_dynamic_batching": {"/": {"preferred_batch_size": 4}}}, "dynamic batching", id="batching"
+    ),
+    pytest.param({"tracing": True}, "tracing=True asks for OpenTelemetry tracing", id="tracing"),
+    pytest.param({"monitoring": True}, "monitoring=True", id="monitoring"),
+    pytest.param({"metrics": True}, "metrics=True", id="metrics"),
+    pytest.param({"reload": True}, "reload=True", id="reload"),
+]
+
+
+@pytest.mark.parametrize("option, expected", OPTIONS)
+def test_flow_add_refuses_what_is_not_there_yet(option, expected):
+    with pytest.raises(NotSupportedYetError, match=r"Flow.add\(name='enc'\).*does not support yet") as info:
+        Flow().add(name="enc", **option)
+    assert expected in str(info.value)
+    assert isinstance(info.value, NotImplementedError)
+
+
+@pytest.mark.parametrize("option, expected", OPTIONS)
+def test_deployment_refuses_what_is_not_there_yet(option, expected):
+    with pytest.raises(NotSupportedYetError, match=r"Deployment 'enc'.*does not support yet") as info:
+        Deployment(name="enc", **option)
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize("flag", ["tracing", "monitoring", "metrics", "reload"])
+def test_flow_refuses_flags_that_are_not_there_yet(flag):
+    with pytest.raises(NotSupportedYetError, match=f"Flow: {flag}=True"):
+        Flow(**{flag: True})
+
+
+def test_flow_yaml_with_an_unsupported_option_fails_on_loading(tmp_path):
+    path = tmp_path / "flow.yml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            jtype: Flow
+            with:
+              monitoring: true
+            executors:
+              - name: enc
+            """
+        )
+    )
+    with pytest.raises(NotSupportedYetError, match="monitoring=True"):
+        Flow.load_config(path)
+    path.write_text("jtype: Flow\nexecutors:\n  - name: enc\n    uses: docker://jinaai/encoder\n")
+    with pytest.raises(NotSupportedYetError, match=r"enc.*docker://"):
+        Flow.load_config(path)
+
+
+def test_executor_yaml_asking_for_dynamic_batching_fails_when_the_deployment_is_built(tmp_path):
+    path = tmp_path / "executor.yml"
+    path.write_text("jtype: Passthrough\ndynamic_batching:\n  /:\n    preferred_batch_size: 4\n")
+    with pytest.raises(NotSupportedYetError, match="'dynamic_batching' asks for dynamic batching"):
+        Deployment(uses=str(path))
+    deployment_yaml = tmp_path / "deployment.yml"
+    deployment_yaml.write_text("jtype: Deployment\nwith:\n  uses: executor.yml\n")
+    with pytest.raises(NotSupportedYetError, match="dynamic batching"):
+        Deployment.load_config(deployment_yaml)
+
+
+def test_supported_options_still_build():
+    Flow(tracing=False, monitoring=False).add(uses=Passthrough, name="p")
+    Deployment(uses=Passthrough, metrics=False)
