@@ -2,31 +2,49 @@
 
 It does the work on the caller's event loop; :class:`devkit.client.sync_client.Client` is
 the synchronous facade over it (``Client(..., asyncio=True)`` returns one of these).
+Everything a post does besides moving bytes lives here, once for every protocol:
+batching, the retry policy, ordering, callbacks. The bytes move through a
+:class:`~devkit.client.transport.Transport` (grpc, http or websocket).
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Any, NoReturn, cast
 
-import grpc
 from docarray import BaseDoc
 from pydantic import BaseModel
 
 from devkit.client.address import Address, parse_address
-from devkit.client.delivery import Callback, deliver, doclist_type_of, in_order, makes_one_request
-from devkit.client.grpc import GrpcTransport, is_retryable, map_rpc_error
+from devkit.client.delivery import (
+    Callback,
+    PostOptions,
+    deliver,
+    doclist_type_of,
+    in_order,
+    makes_one_request,
+)
 from devkit.client.inputs import batches, is_replayable
 from devkit.client.response import Response
-from devkit.client.retry import RetryPolicy
-from devkit.errors import ServerUnavailableError
-from devkit.proto import jina_pb2
-from devkit.target import compile_target_executor
-from devkit.wire import exception_from_status, new_request
+from devkit.client.transport import ConnectionSettings, OutgoingRequest, Transport, open_transport
+from devkit.retry import RetryPolicy
+from devkit.wire import new_request_id
 
 __all__ = ["AsyncClient"]
+
+
+def endpoint_path(on: str) -> str:
+    return on if on.startswith("/") else f"/{on}"
+
+
+def fail(transport: Transport, exc: BaseException) -> NoReturn:
+    """Raise devkit's error for ``exc``, chained to it (``exc`` itself when already devkit's)."""
+    mapped = transport.map_error(exc)
+    if mapped is exc:
+        raise exc
+    raise mapped from exc
 
 
 class AsyncClient:
@@ -47,14 +65,14 @@ class AsyncClient:
         self.address: Address = parse_address(host, port, protocol, tls)
         #: called with every response, successful or not, before callbacks (e.g. test recorders)
         self.observers: list[Callback] = observers if observers is not None else []
-        if self.address.protocol != "grpc":
-            raise NotImplementedError(
-                f"protocol {self.address.protocol!r} is not available yet; this client speaks grpc"
-            )
-        self.prefetch = prefetch
-        self._metadata = metadata
-        self._channel_options = grpc_channel_options
-        self._transport: GrpcTransport | None = None
+        self.settings = ConnectionSettings(
+            metadata=dict(metadata or {}), grpc_channel_options=grpc_channel_options, prefetch=prefetch
+        )
+        self._transport: Transport | None = None
+
+    @property
+    def prefetch(self) -> int:
+        return self.settings.prefetch
 
     @property
     def known_devkit_peer(self) -> bool:
@@ -62,9 +80,9 @@ class AsyncClient:
         return self._transport is not None and self._transport.known_devkit_peer
 
     @property
-    def transport(self) -> GrpcTransport:
+    def transport(self) -> Transport:
         if self._transport is None:
-            self._transport = GrpcTransport(self.address, self._metadata, self._channel_options)
+            self._transport = open_transport(self.address, self.settings)
         return self._transport
 
     # -- posting ---------------------------------------------------------------------------
@@ -92,10 +110,7 @@ class AsyncClient:
         backoff_multiplier: float = 1.5,
     ) -> AsyncIterator[Any]:
         """Yield, per request, its documents (``return_type``) or its :class:`Response`."""
-        responses = self.responses(
-            on,
-            inputs,
-            parameters,
+        options = PostOptions(
             return_type=return_type,
             request_size=request_size,
             on_done=on_done,
@@ -106,163 +121,180 @@ class AsyncClient:
             timeout=timeout,
             results_in_order=results_in_order,
             stream=stream,
+            return_responses=return_responses,
             target_executor=target_executor,
-            retry=RetryPolicy(max_attempts, initial_backoff, max_backoff, backoff_multiplier),
+            max_attempts=max_attempts,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+            backoff_multiplier=backoff_multiplier,
         )
-        async for response in responses:
+        async for response in self.responses(on, inputs, parameters, options):
             yield response if return_responses else response.docs
 
     async def responses(
-        self,
-        on: str,
-        inputs: Any,
-        parameters: dict[str, Any] | BaseModel | None,
-        *,
-        return_type: Any,
-        request_size: int,
-        on_done: Callback | None,
-        on_error: Callback | None,
-        on_always: Callback | None,
-        continue_on_error: bool,
-        prefetch: int | None,
-        timeout: float | None,
-        results_in_order: bool,
-        stream: bool,
-        target_executor: str | None,
-        retry: RetryPolicy,
+        self, on: str, inputs: Any, parameters: dict[str, Any] | BaseModel | None, options: PostOptions
     ) -> AsyncIterator[Response]:
         """Send the requests; yield each successful (or tolerated) response once."""
-        doclist_type = doclist_type_of(return_type)
-        compile_target_executor(target_executor)  # an invalid regex is refused before sending
-        endpoint = on if on.startswith("/") else f"/{on}"
-        use_json = await self._peer_is_devkit(retry)
+        doclist_type = doclist_type_of(options.return_type)
+        endpoint = endpoint_path(on)
+        retry = options.retry
+        transport = self.transport
+        devkit_peer = await self._prepare(retry)
         order: dict[str, int] = {}
 
-        async def requests() -> AsyncIterator[jina_pb2.DataRequestProto]:
-            async for docs in batches(inputs, request_size):
-                request = new_request(
-                    endpoint, docs, parameters, target_executor=target_executor, use_json=use_json
+        async def requests() -> AsyncIterator[OutgoingRequest]:
+            async for docs in batches(inputs, options.request_size):
+                request = OutgoingRequest(
+                    new_request_id(), endpoint, docs, parameters, options.target_executor
                 )
-                order[request.header.request_id] = len(order)
+                order[request.request_id] = len(order)
                 yield request
 
+        one = makes_one_request(inputs, options.request_size)
         # One request to a devkit peer goes as a unary call: opening a stream for it costs
         # about twice as much (extra round trips and tasks on both sides) for the same result.
-        unary = not stream or (use_json and makes_one_request(inputs, request_size))
-        raw = (
-            self._send_unary(requests, timeout, retry)
+        unary = not transport.streams or not options.stream or (devkit_peer and one)
+        window = options.prefetch or self.prefetch
+        raw: AsyncGenerator[Response, None] = (
+            self._send_each(requests, doclist_type, 1 if one else window, options.timeout, retry)
             if unary
-            else self._send_stream(requests, prefetch or self.prefetch, timeout, retry, is_replayable(inputs))
+            else self._send_stream(
+                requests, doclist_type, window, options.timeout, retry, is_replayable(inputs)
+            )
         )
-        if results_in_order:
+        if options.results_in_order:
             raw = in_order(raw, order)
-        async for proto in raw:
-            response = Response(proto, doclist_type)
-            if deliver(response, self.observers, on_done, on_error, on_always, continue_on_error):
-                yield response
+        async with aclosing(raw):
+            async for response in raw:
+                if deliver(
+                    response,
+                    self.observers,
+                    options.on_done,
+                    options.on_error,
+                    options.on_always,
+                    options.continue_on_error,
+                ):
+                    yield response
 
-    async def _peer_is_devkit(self, retry: RetryPolicy) -> bool:
-        """Ask the server whether it is devkit, retried like the request itself.
+    async def _prepare(self, retry: RetryPolicy) -> bool:
+        """First contact (is the peer devkit?), retried like the request itself.
 
         This is the first call a ``post`` makes, so it is the one that meets a server
         that is not up yet; without retrying it, ``max_attempts`` would never apply.
         """
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self.transport.peer_is_devkit()
-            except ServerUnavailableError:
-                if attempt >= retry.max_attempts:
-                    raise
-                await asyncio.sleep(retry.delay(attempt))
+        transport = self.transport
+        try:
+            return await retry.run(transport.prepare, transport.is_transient)
+        except Exception as exc:
+            fail(transport, exc)
 
     async def _send_stream(
         self,
-        requests: Callable[[], AsyncIterator[jina_pb2.DataRequestProto]],
-        prefetch: int,
+        requests: Callable[[], AsyncIterator[OutgoingRequest]],
+        doclist_type: Any,
+        window: int,
         timeout: float | None,
         retry: RetryPolicy,
         replayable: bool,
-    ) -> AsyncIterator[jina_pb2.DataRequestProto]:
+    ) -> AsyncGenerator[Response, None]:
+        """All requests over one stream; retried from the start while nothing came back."""
+        transport = self.transport
         attempt = 0
         while True:
             attempt += 1
             received = 0
-            window = asyncio.Semaphore(prefetch) if prefetch > 0 else None
-
-            async def limited(
-                window: asyncio.Semaphore | None = window,
-            ) -> AsyncIterator[jina_pb2.DataRequestProto]:
-                async for request in requests():
-                    if window is not None:
-                        await window.acquire()
-                    yield request
-
-            call = self.transport.stream(limited(), timeout)
+            responses = transport.send_stream(requests(), doclist_type, window, timeout)
             try:
-                async for response in call:
-                    received += 1
-                    if window is not None:
-                        window.release()
-                    yield response
+                async with aclosing(responses):
+                    async for response in responses:
+                        received += 1
+                        yield response
                 return
-            except grpc.aio.AioRpcError as exc:
-                if received == 0 and replayable and attempt < retry.max_attempts and is_retryable(exc):
-                    await asyncio.sleep(retry.delay(attempt))
-                    continue
-                raise map_rpc_error(exc, self.address) from exc
-            finally:
-                call.cancel()
+            except Exception as exc:
+                replay = received == 0 and replayable  # a stream is retried only from its start
+                retryable = transport.is_transient if replay else (lambda _: False)
+                try:
+                    await retry.wait_or_raise(attempt, exc, retryable)
+                except Exception as final:
+                    fail(transport, final)
 
-    async def _send_unary(
+    async def _send_each(
         self,
-        requests: Callable[[], AsyncIterator[jina_pb2.DataRequestProto]],
+        requests: Callable[[], AsyncIterator[OutgoingRequest]],
+        doclist_type: Any,
+        window: int,
         timeout: float | None,
         retry: RetryPolicy,
-    ) -> AsyncIterator[jina_pb2.DataRequestProto]:
-        async for request in requests():
-            attempt = 0
+    ) -> AsyncGenerator[Response, None]:
+        """One call per request, each retried on its own, at most ``window`` in flight;
+        responses come in the order they arrive."""
+        transport = self.transport
+
+        async def one(request: OutgoingRequest) -> Response:
+            try:
+                return await retry.run(
+                    lambda: transport.send_one(request, doclist_type, timeout), transport.is_transient
+                )
+            except Exception as exc:
+                fail(transport, exc)
+
+        if window == 1:
+            async for request in requests():
+                yield await one(request)
+            return
+        pending: set[asyncio.Task[Response]] = set()
+        source = requests().__aiter__()
+        exhausted = False
+        try:
             while True:
-                attempt += 1
-                try:
-                    response = await self.transport.single(request, timeout)
-                    break
-                except grpc.aio.AioRpcError as exc:
-                    if attempt < retry.max_attempts and is_retryable(exc):
-                        await asyncio.sleep(retry.delay(attempt))
-                        continue
-                    raise map_rpc_error(exc, self.address) from exc
-            yield response
+                while not exhausted and (window <= 0 or len(pending) < window):
+                    try:
+                        request = await anext(source)
+                    except StopAsyncIteration:
+                        exhausted = True
+                        break
+                    pending.add(asyncio.ensure_future(one(request)))
+                if not pending:
+                    return
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    yield task.result()
+        finally:
+            for task in pending:
+                task.cancel()
 
     async def stream_doc(
         self, on: str, inputs: BaseDoc, *, return_type: Any = None, timeout: float | None = None
     ) -> AsyncIterator[Any]:
         """Call a streaming endpoint with one document; yield each document it produces."""
-        schema = doclist_type_of(return_type).doc_type
-        request = jina_pb2.SingleDocumentRequestProto()
-        request.header.request_id = uuid.uuid4().hex
-        request.header.exec_endpoint = on if on.startswith("/") else f"/{on}"
-        request.document.CopyFrom(inputs.to_protobuf())
+        schema = cast(type[BaseDoc], doclist_type_of(return_type).doc_type)
+        transport = self.transport
+        docs = transport.stream_doc(endpoint_path(on), inputs, schema, timeout)
         try:
-            async for reply in self.transport.stream_doc(request, timeout):
-                if reply.header.status.code == jina_pb2.StatusProto.ERROR:
-                    proto = jina_pb2.DataRequestProto(header=reply.header)
-                    error = exception_from_status(proto)
-                    assert error is not None
-                    raise error
-                yield schema.from_protobuf(reply.document)
-        except grpc.aio.AioRpcError as exc:
-            raise map_rpc_error(exc, self.address) from exc
+            async with aclosing(docs):
+                async for doc in docs:
+                    yield doc
+        except Exception as exc:
+            fail(transport, exc)
 
     # -- readiness -------------------------------------------------------------------------
     async def is_flow_ready(self, timeout: float = 3.0) -> bool:
         return await self.transport.is_ready(timeout)
 
     async def dry_run(self, timeout: float | None = None) -> bool:
-        return await self.transport.dry_run(timeout)
+        transport = self.transport
+        try:
+            return await transport.dry_run(timeout)
+        except Exception as exc:
+            fail(transport, exc)
 
     async def close(self) -> None:
         if self._transport is not None:
             await self._transport.close()
             self._transport = None
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -4,16 +4,16 @@ each response (observers, callbacks, errors, order)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 from docarray import BaseDoc, DocList
 
 from devkit.client.response import Response
-from devkit.client.retry import RetryPolicy
 from devkit.documents import UntypedDoc
-from devkit.proto import jina_pb2
+from devkit.retry import RetryPolicy
 from devkit.target import compile_target_executor
 from devkit.wire import doclist_class, exception_from_status
 
@@ -108,15 +108,16 @@ def makes_one_request(inputs: Any, request_size: int) -> bool:
 
 
 async def in_order(
-    responses: AsyncIterator[jina_pb2.DataRequestProto], order: dict[str, int]
-) -> AsyncIterator[jina_pb2.DataRequestProto]:
+    responses: AsyncGenerator[Response, None], order: dict[str, int]
+) -> AsyncGenerator[Response, None]:
     """Re-order responses to the order their requests were sent."""
-    waiting: dict[int, jina_pb2.DataRequestProto] = {}
+    waiting: dict[int, Response] = {}
     next_index = 0
-    async for response in responses:
-        waiting[order.get(response.header.request_id, next_index)] = response
-        while next_index in waiting:
-            yield waiting.pop(next_index)
-            next_index += 1
+    async with aclosing(responses):
+        async for response in responses:
+            waiting[order.get(response.header.request_id, next_index)] = response
+            while next_index in waiting:
+                yield waiting.pop(next_index)
+                next_index += 1
     for index in sorted(waiting):
         yield waiting[index]

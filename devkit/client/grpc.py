@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import grpc
+from docarray import BaseDoc, DocList
 from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2
 
 from devkit.client.address import Address
+from devkit.client.response import Response
+from devkit.client.transport import ConnectionSettings, OutgoingRequest, Transport
 from devkit.errors import BadRequestError, DevkitError, ServerUnavailableError
 from devkit.proto import jina_pb2
 from devkit.serve.info import is_devkit_peer
 from devkit.serve.server import CHANNEL_OPTIONS
+from devkit.wire import exception_from_status, new_request, new_request_id
 
 __all__ = ["GrpcTransport", "SyncUnaryTransport", "is_retryable", "map_rpc_error"]
 
@@ -38,25 +43,31 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, grpc.RpcError) and getattr(exc, "code", lambda: None)() in _RETRYABLE
 
 
-class GrpcTransport:
+def _encode(request: OutgoingRequest, use_json: bool) -> jina_pb2.DataRequestProto:
+    return new_request(
+        request.endpoint,
+        request.docs,
+        request.parameters,
+        target_executor=request.target_executor,
+        request_id=request.request_id,
+        use_json=use_json,
+    )
+
+
+class GrpcTransport(Transport):
     """Calls the jina RPCs of one server. Create it inside the loop that will use it."""
 
-    def __init__(
-        self,
-        address: Address,
-        metadata: dict[str, str] | None = None,
-        channel_options: dict[str, Any] | None = None,
-    ) -> None:
-        self.address = address
+    def __init__(self, address: Address, settings: ConnectionSettings) -> None:
+        super().__init__(address, settings)
         options = dict(CHANNEL_OPTIONS)
-        options.update(channel_options or {})
+        options.update(settings.grpc_channel_options or {})
         if address.tls:
             self.channel = grpc.aio.secure_channel(
                 address.target, grpc.ssl_channel_credentials(), options=list(options.items())
             )
         else:
             self.channel = grpc.aio.insecure_channel(address.target, options=list(options.items()))
-        self.metadata: Sequence[tuple[str, str]] | None = tuple((metadata or {}).items()) or None
+        self.metadata: Sequence[tuple[str, str]] | None = tuple(settings.metadata.items()) or None
         data = jina_pb2.DataRequestProto
         self._call = self.channel.stream_stream(
             "/jina.JinaRPC/Call",
@@ -97,25 +108,60 @@ class GrpcTransport:
         )
         self._peer_is_devkit: bool | None = None
 
-    def stream(
-        self, requests: AsyncIterator[jina_pb2.DataRequestProto], timeout: float | None
-    ) -> grpc.aio.StreamStreamCall:
-        return self._call(requests, timeout=timeout, metadata=self.metadata)
+    # -- requests --------------------------------------------------------------------------
+    async def send_one(
+        self, request: OutgoingRequest, doclist_type: type[DocList[Any]], timeout: float | None
+    ) -> Response:
+        proto = _encode(request, self.known_devkit_peer)
+        reply = await self._single(proto, timeout=timeout, metadata=self.metadata)
+        return Response(reply, doclist_type)
 
-    async def single(
-        self, request: jina_pb2.DataRequestProto, timeout: float | None
-    ) -> jina_pb2.DataRequestProto:
-        return await self._single(request, timeout=timeout, metadata=self.metadata)
+    async def send_stream(
+        self,
+        requests: AsyncIterator[OutgoingRequest],
+        doclist_type: type[DocList[Any]],
+        window: int,
+        timeout: float | None,
+    ) -> AsyncGenerator[Response, None]:
+        use_json = self.known_devkit_peer
+        room = asyncio.Semaphore(window) if window > 0 else None
 
-    def stream_doc(self, request: jina_pb2.SingleDocumentRequestProto, timeout: float | None) -> Any:
-        return self._stream_doc(request, timeout=timeout, metadata=self.metadata)
+        async def protos() -> AsyncIterator[jina_pb2.DataRequestProto]:
+            async for request in requests:
+                if room is not None:
+                    await room.acquire()
+                yield _encode(request, use_json)
 
+        call = self._call(protos(), timeout=timeout, metadata=self.metadata)
+        try:
+            async for reply in call:
+                if room is not None:
+                    room.release()
+                yield Response(reply, doclist_type)
+        finally:
+            call.cancel()
+
+    async def stream_doc(
+        self, endpoint: str, doc: BaseDoc, schema: type[BaseDoc], timeout: float | None
+    ) -> AsyncGenerator[BaseDoc, None]:
+        request = jina_pb2.SingleDocumentRequestProto()
+        request.header.request_id = new_request_id()
+        request.header.exec_endpoint = endpoint
+        request.document.CopyFrom(doc.to_protobuf())
+        async for reply in self._stream_doc(request, timeout=timeout, metadata=self.metadata):
+            if reply.header.status.code == jina_pb2.StatusProto.ERROR:
+                error = exception_from_status(jina_pb2.DataRequestProto(header=reply.header))
+                assert error is not None
+                raise error
+            yield schema.from_protobuf(reply.document)
+
+    # -- the peer --------------------------------------------------------------------------
     @property
     def known_devkit_peer(self) -> bool:
-        """True once ``peer_is_devkit`` found a devkit server (never asks by itself)."""
+        """True once ``prepare`` found a devkit server (never asks by itself)."""
         return self._peer_is_devkit is True
 
-    async def peer_is_devkit(self) -> bool:
+    async def prepare(self) -> bool:
         """Whether the server is devkit (and so reads the fast document encoding). Asked once."""
         if self._peer_is_devkit is None:
             try:
@@ -149,6 +195,13 @@ class GrpcTransport:
     async def endpoints(self, timeout: float | None = 5.0) -> jina_pb2.EndpointsProto:
         return await self._discover(empty_pb2.Empty(), timeout=timeout, metadata=self.metadata)
 
+    # -- failures --------------------------------------------------------------------------
+    def is_transient(self, exc: BaseException) -> bool:
+        return is_retryable(exc) or isinstance(exc, ServerUnavailableError)
+
+    def map_error(self, exc: BaseException) -> BaseException:
+        return map_rpc_error(exc, self.address) if isinstance(exc, grpc.RpcError) else exc
+
     async def close(self) -> None:
         await self.channel.close()
 
@@ -161,26 +214,25 @@ class SyncUnaryTransport:
     Thread-safe; the channel is opened once.
     """
 
-    def __init__(
-        self, address: Address, metadata: dict[str, str] | None, channel_options: dict[str, Any] | None
-    ):
+    def __init__(self, address: Address, settings: ConnectionSettings):
         options = dict(CHANNEL_OPTIONS)
-        options.update(channel_options or {})
+        options.update(settings.grpc_channel_options or {})
         if address.tls:
             self.channel = grpc.secure_channel(
                 address.target, grpc.ssl_channel_credentials(), list(options.items())
             )
         else:
             self.channel = grpc.insecure_channel(address.target, list(options.items()))
-        self.metadata: Sequence[tuple[str, str]] | None = tuple((metadata or {}).items()) or None
+        self.metadata: Sequence[tuple[str, str]] | None = tuple(settings.metadata.items()) or None
         self._single = self.channel.unary_unary(
             "/jina.JinaSingleDataRequestRPC/process_single_data",
             request_serializer=jina_pb2.DataRequestProto.SerializeToString,
             response_deserializer=jina_pb2.DataRequestProto.FromString,
         )
 
-    def single(self, request: jina_pb2.DataRequestProto, timeout: float | None) -> jina_pb2.DataRequestProto:
-        return self._single(request, timeout=timeout, metadata=self.metadata)
+    def send_one(self, request: OutgoingRequest, timeout: float | None) -> jina_pb2.DataRequestProto:
+        """One request to a devkit peer (documents in the fast encoding)."""
+        return self._single(_encode(request, True), timeout=timeout, metadata=self.metadata)
 
     def close(self) -> None:
         self.channel.close()

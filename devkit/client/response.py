@@ -18,14 +18,22 @@ class Response:
     """A DataRequest answered by the server: ``header``, ``status``, ``parameters``,
     ``routes`` and ``docs`` (decoded on first access as ``return_type``)."""
 
-    __slots__ = ("_doclist_type", "_docs", "proto")
+    __slots__ = ("_doclist_type", "_docs", "_parameters", "proto")
 
     def __init__(
-        self, proto: jina_pb2.DataRequestProto, doclist_type: type[DocList[Any]] = DocList[AnyDoc]
+        self,
+        proto: jina_pb2.DataRequestProto,
+        doclist_type: type[DocList[Any]] = DocList[AnyDoc],
+        *,
+        docs: DocList[Any] | None = None,
+        parameters: dict[str, Any] | None = None,
     ) -> None:
+        """``docs`` and ``parameters`` are given when the transport decoded them itself
+        (HTTP's JSON): then ``proto`` carries only the header and routes."""
         self.proto = proto
         self._doclist_type = doclist_type
-        self._docs: DocList[Any] | None = None
+        self._docs = docs
+        self._parameters = parameters
 
     @property
     def header(self) -> jina_pb2.HeaderProto:
@@ -41,6 +49,8 @@ class Response:
 
     @property
     def parameters(self) -> dict[str, Any]:
+        if self._parameters is not None:
+            return self._parameters
         return parameters_of(self.proto)
 
     @property

@@ -7,20 +7,20 @@ which also works inside a notebook whose loop is already running.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import grpc
 from docarray import BaseDoc
+from pydantic import BaseModel
 
 from devkit.client.address import Address
-from devkit.client.client import AsyncClient
+from devkit.client.client import AsyncClient, endpoint_path
 from devkit.client.delivery import Callback, PostOptions, deliver, doclist_type_of, makes_one_request
 from devkit.client.grpc import SyncUnaryTransport, is_retryable, map_rpc_error
 from devkit.client.inputs import single_batch
 from devkit.client.loop import LoopThread
 from devkit.client.response import Response
-from devkit.wire import new_request
+from devkit.client.transport import OutgoingRequest
+from devkit.wire import new_request_id
 
 __all__ = ["Client"]
 
@@ -58,36 +58,29 @@ class Client:
         )
         self._loop = LoopThread("devkit-client")
         self._sync: SyncUnaryTransport | None = None
-        self._sync_settings = (metadata, grpc_channel_options)
 
     @property
     def address(self) -> Address:
         return self._async.address
 
-    def _post_one_blocking(self, on: str, inputs: Any, parameters: Any, options: PostOptions) -> Any:
-        """One request to a known devkit server, as a blocking unary call from this thread.
+    def _post_one_blocking(
+        self, on: str, inputs: Any, parameters: dict[str, Any] | BaseModel | None, options: PostOptions
+    ) -> Any:
+        """One request to a known devkit gRPC server, as a blocking unary call from this thread.
 
         Same contract as the general path (callbacks, observers, errors, retries, return
         value); it only skips the event loop, which is most of a small request's cost.
         """
         if self._sync is None:
-            self._sync = SyncUnaryTransport(self.address, *self._sync_settings)
-        endpoint = on if on.startswith("/") else f"/{on}"
-        request = new_request(
-            endpoint, single_batch(inputs), parameters, target_executor=options.target_executor, use_json=True
+            self._sync = SyncUnaryTransport(self.address, self._async.settings)
+        sync = self._sync
+        request = OutgoingRequest(
+            new_request_id(), endpoint_path(on), single_batch(inputs), parameters, options.target_executor
         )
-        retry = options.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                proto = self._sync.single(request, options.timeout)
-                break
-            except grpc.RpcError as exc:
-                if attempt < retry.max_attempts and is_retryable(exc):
-                    time.sleep(retry.delay(attempt))
-                    continue
-                raise map_rpc_error(exc, self.address) from exc
+        try:
+            proto = options.retry.run_blocking(lambda: sync.send_one(request, options.timeout), is_retryable)
+        except Exception as exc:
+            raise map_rpc_error(exc, self.address) from exc
         doclist_type = doclist_type_of(options.return_type)
         response = Response(proto, doclist_type)
         ok = deliver(
@@ -104,35 +97,82 @@ class Client:
             return None
         return response.docs if ok else doclist_type()
 
-    def post(self, on: str, inputs: Any = None, parameters: Any = None, **kwargs: Any) -> Any:
-        """Send ``inputs`` to endpoint ``on``; see :meth:`AsyncClient.post` for the options.
+    def post(
+        self,
+        on: str,
+        inputs: Any = None,
+        parameters: dict[str, Any] | BaseModel | None = None,
+        *,
+        return_type: Any = None,
+        request_size: int = 100,
+        on_done: Callback | None = None,
+        on_error: Callback | None = None,
+        on_always: Callback | None = None,
+        continue_on_error: bool = False,
+        prefetch: int | None = None,
+        timeout: float | None = None,
+        results_in_order: bool = False,
+        stream: bool = True,
+        return_responses: bool = False,
+        target_executor: str | None = None,
+        max_attempts: int = 1,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 2.0,
+        backoff_multiplier: float = 1.5,
+    ) -> Any:
+        """Send ``inputs`` to endpoint ``on``.
 
-        Returns one DocList of all returned documents, the list of responses with
-        ``return_responses=True``, or ``None`` when a callback is given.
+        Returns one DocList of all returned documents (as ``return_type``), the list of
+        responses with ``return_responses=True``, or ``None`` when a callback is given.
+        ``request_size`` documents go per request, ``prefetch`` requests at most in flight;
+        an Executor error raises unless ``on_error`` takes it or ``continue_on_error`` is set;
+        connectivity failures are retried ``max_attempts`` times in all (docs: transient errors).
         """
-        options = PostOptions(**kwargs)  # rejects unknown options, as the general path does
-        if self._async.known_devkit_peer and makes_one_request(inputs, options.request_size):
+        options = PostOptions(
+            return_type=return_type,
+            request_size=request_size,
+            on_done=on_done,
+            on_error=on_error,
+            on_always=on_always,
+            continue_on_error=continue_on_error,
+            prefetch=prefetch,
+            timeout=timeout,
+            results_in_order=results_in_order,
+            stream=stream,
+            return_responses=return_responses,
+            target_executor=target_executor,
+            max_attempts=max_attempts,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+            backoff_multiplier=backoff_multiplier,
+        )
+        if (
+            self.address.protocol == "grpc"
+            and self._async.known_devkit_peer
+            and makes_one_request(inputs, request_size)
+        ):
             return self._post_one_blocking(on, inputs, parameters, options)
-        return_responses = kwargs.pop("return_responses", False)
-        has_callback = options.has_callback
-        doclist_type = doclist_type_of(kwargs.get("return_type"))
+        doclist_type = doclist_type_of(return_type)
 
         async def collect() -> Any:
-            results: list[Response] = []
-            async for response in self._async.post(on, inputs, parameters, return_responses=True, **kwargs):
-                results.append(response)
+            results = [response async for response in self._async.responses(on, inputs, parameters, options)]
             if return_responses:
                 return results
-            if has_callback:
+            if options.has_callback:
                 return None
             # each response's documents were validated as doclist_type when decoded
             return doclist_type.construct([doc for response in results for doc in response.docs])
 
         return self._loop.run(collect())
 
-    def stream_doc(self, on: str, inputs: BaseDoc, **kwargs: Any) -> list[Any]:
+    def stream_doc(
+        self, on: str, inputs: BaseDoc, *, return_type: Any = None, timeout: float | None = None
+    ) -> list[Any]:
+        """Call a streaming endpoint with one document; the documents it produced, in order."""
+
         async def collect() -> list[Any]:
-            return [doc async for doc in self._async.stream_doc(on, inputs, **kwargs)]
+            stream = self._async.stream_doc(on, inputs, return_type=return_type, timeout=timeout)
+            return [doc async for doc in stream]
 
         return self._loop.run(collect())
 

@@ -96,3 +96,62 @@ def test_retry_policy_delays_stay_within_the_documented_bound():
 def test_retry_policy_counts_the_first_try():
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
+
+
+def test_retry_policy_runs_a_call_until_it_succeeds():
+    """One policy drives every retried call, async and blocking alike."""
+    policy = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0)
+    failures = [ConnectionError("down"), ConnectionError("still down")]
+
+    def flaky() -> str:
+        if failures:
+            raise failures.pop(0)
+        return "answered"
+
+    async def flaky_async() -> str:
+        return flaky()
+
+    assert policy.run_blocking(flaky, lambda exc: isinstance(exc, ConnectionError)) == "answered"
+    failures[:] = [ConnectionError("down")]
+    assert asyncio.run(policy.run(flaky_async, lambda exc: isinstance(exc, ConnectionError))) == "answered"
+
+
+def test_retry_policy_gives_up_after_max_attempts_and_on_final_errors():
+    policy = RetryPolicy(max_attempts=2, initial_backoff=0.0, max_backoff=0.0)
+    calls = []
+
+    def down() -> None:
+        calls.append(1)
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError, match="down"):
+        policy.run_blocking(down, lambda exc: True)
+    assert len(calls) == 2
+    calls.clear()
+    with pytest.raises(ConnectionError):
+        policy.run_blocking(down, lambda exc: False)  # not transient: no second attempt
+    assert len(calls) == 1
+
+
+def test_retry_policy_without_jitter_waits_the_bound():
+    policy = RetryPolicy(max_attempts=4, initial_backoff=0.05, max_backoff=0.15, backoff_multiplier=2, jitter=False)
+    assert [policy.delay(n) for n in (1, 2, 3)] == [0.05, 0.1, 0.15]
+
+
+@pytest.mark.parametrize("method", ["post", "stream_doc"])
+def test_client_methods_have_explicit_typed_signatures(method):
+    """``Client.post`` lists its options (no ``**kwargs``), so typos fail and IDEs complete."""
+    import inspect
+
+    from devkit import AsyncClient, Client
+
+    for cls in (Client, AsyncClient):
+        signature = inspect.signature(getattr(cls, method))
+        kinds = {parameter.kind for parameter in signature.parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds, f"{cls.__name__}.{method}{signature}"
+        assert all(
+            parameter.annotation is not inspect.Parameter.empty
+            for name, parameter in signature.parameters.items()
+            if name != "self"
+        )
+    assert list(inspect.signature(Client.post).parameters) == list(inspect.signature(AsyncClient.post).parameters)
