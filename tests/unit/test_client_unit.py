@@ -134,7 +134,9 @@ def test_retry_policy_gives_up_after_max_attempts_and_on_final_errors():
 
 
 def test_retry_policy_without_jitter_waits_the_bound():
-    policy = RetryPolicy(max_attempts=4, initial_backoff=0.05, max_backoff=0.15, backoff_multiplier=2, jitter=False)
+    policy = RetryPolicy(
+        max_attempts=4, initial_backoff=0.05, max_backoff=0.15, backoff_multiplier=2, jitter=False
+    )
     assert [policy.delay(n) for n in (1, 2, 3)] == [0.05, 0.1, 0.15]
 
 
@@ -154,4 +156,6 @@ def test_client_methods_have_explicit_typed_signatures(method):
             for name, parameter in signature.parameters.items()
             if name != "self"
         )
-    assert list(inspect.signature(Client.post).parameters) == list(inspect.signature(AsyncClient.post).parameters)
+    assert list(inspect.signature(Client.post).parameters) == list(
+        inspect.signature(AsyncClient.post).parameters
+    )
