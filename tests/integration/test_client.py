@@ -184,8 +184,13 @@ def test_routes_through_a_gateway_list_gateway_then_executor():
 
 
 def test_stream_false_uses_one_call_per_request(client):
-    result = client.post("/", texts(5), request_size=2, stream=False, return_type=DocList[TextDoc])
+    # unary calls run up to `prefetch` at once, as jina's do: only results_in_order fixes the order
+    result = client.post(
+        "/", texts(5), request_size=2, stream=False, results_in_order=True, return_type=DocList[TextDoc]
+    )
     assert result.text == [f"echo {i}" for i in range(5)]
+    unordered = client.post("/", texts(5), request_size=2, stream=False, return_type=DocList[TextDoc])
+    assert sorted(unordered.text) == [f"echo {i}" for i in range(5)]
 
 
 def test_results_in_order_with_replicas():
