@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any
 
 import pydantic
@@ -25,6 +26,11 @@ from devkit.wire import RESULTS_KEY, carries_json, error_status, parameters_of, 
 
 __all__ = ["ExecutorHandler"]
 
+log = logging.getLogger("devkit.handler")
+
+#: What ``next(generator, _EXHAUSTED)`` returns when a sync streaming endpoint is done.
+_EXHAUSTED = object()
+
 
 class InvalidDocumentsError(ValueError):
     """Documents that do not validate against the endpoint's request schema."""
@@ -33,9 +39,10 @@ class InvalidDocumentsError(ValueError):
 class ExecutorHandler:
     """Serves DataRequests with one Executor instance.
 
-    Sync endpoint methods run on a single private thread so they never block the event
-    loop and never run concurrently with each other (Executors are rarely thread-safe);
-    async methods run on the loop.
+    Sync endpoint methods (sync generators included, one item at a time) run on a single
+    private thread so they never block the event loop and never run concurrently with each
+    other (Executors are rarely thread-safe); async methods run on the loop. A request whose
+    client gave up before its turn on the thread is not run (see :mod:`sync_thread`).
     """
 
     def __init__(
@@ -57,13 +64,24 @@ class ExecutorHandler:
         """Whether ``exc`` (or one of its base classes) is listed in ``exit_on_exceptions``."""
         return bool(self._exit_on) and any(klass.__name__ in self._exit_on for klass in type(exc).__mro__)
 
+    @property
+    def skipped(self) -> int:
+        """Requests not run because their client gave up while they waited for the thread."""
+        return self._pool.skipped
+
     def close(self) -> None:
         self._pool.shutdown()
         self.executor.close()
 
     # -- requests --------------------------------------------------------------------------
-    async def handle(self, requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.DataRequestProto:
-        """Answer ``requests[0]`` (the others are merge inputs: ``docs_matrix``/``docs_map``)."""
+    async def handle(
+        self, requests: Sequence[jina_pb2.DataRequestProto], deadline: float | None = None
+    ) -> jina_pb2.DataRequestProto:
+        """Answer ``requests[0]`` (the others are merge inputs: ``docs_matrix``/``docs_map``).
+
+        ``deadline`` (a :func:`time.monotonic` value, the client's) skips a sync call still
+        queued when it passes.
+        """
         response = requests[0]
         endpoint_name = response.header.exec_endpoint or "/"
         endpoint = self.executor.endpoint_for(endpoint_name)
@@ -79,7 +97,10 @@ class ExecutorHandler:
                 )
             return response  # an Executor without any binding passes requests through unchanged
         try:
-            await self._run(endpoint, endpoint_name, requests, response)
+            await self._run(endpoint, endpoint_name, requests, response, deadline)
+        except asyncio.CancelledError:
+            log.debug("%s: a %r request was abandoned by its client", self.display_name, endpoint_name)
+            raise
         except Exception as exc:
             error_status(exc, self.name, response.header.status)
             if self._on_fatal is not None and self._is_fatal(exc):
@@ -92,6 +113,7 @@ class ExecutorHandler:
         endpoint_name: str,
         requests: Sequence[jina_pb2.DataRequestProto],
         response: jina_pb2.DataRequestProto,
+        deadline: float | None,
     ) -> None:
         use_json = carries_json(response)
         docs = self._decode(response, endpoint, endpoint_name)
@@ -116,11 +138,11 @@ class ExecutorHandler:
             kwargs["exec_endpoint"] = endpoint_name
 
         if endpoint.single_doc:
-            out_docs, results = await self._call_per_doc(endpoint, docs, kwargs)
+            out_docs, results = await self._call_per_doc(endpoint, docs, kwargs, deadline)
         else:
             if endpoint.wants("docs"):
                 kwargs["docs"] = docs
-            returned = await self._call(endpoint, kwargs)
+            returned = await self._call(endpoint, kwargs, deadline)
             out_docs, results = self._interpret(endpoint, returned, docs)
         write_docs(response, out_docs, use_json=use_json)
         if results is not None:
@@ -146,13 +168,15 @@ class ExecutorHandler:
             return endpoint.parameters_model(**params)
         return params
 
-    async def _call(self, endpoint: Endpoint, kwargs: dict[str, Any]) -> Any:
+    async def _call(self, endpoint: Endpoint, kwargs: dict[str, Any], deadline: float | None) -> Any:
         if endpoint.is_async:
             return await endpoint.fn(self.executor, **kwargs)
-        return await self._pool.run(lambda: endpoint.fn(self.executor, **kwargs), key=endpoint.method_name)
+        return await self._pool.run(
+            lambda: endpoint.fn(self.executor, **kwargs), key=endpoint.method_name, deadline=deadline
+        )
 
     async def _call_per_doc(
-        self, endpoint: Endpoint, docs: DocList[Any], kwargs: dict[str, Any]
+        self, endpoint: Endpoint, docs: DocList[Any], kwargs: dict[str, Any], deadline: float | None
     ) -> tuple[DocList[Any], dict[str, Any] | None]:
         if endpoint.is_generator:
             raise TypeError(
@@ -165,6 +189,7 @@ class ExecutorHandler:
             returned = await self._pool.run(
                 lambda: [endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs],
                 key=f"{endpoint.method_name}/per-doc",
+                deadline=deadline,
             )
         out: list[BaseDoc] = []
         results: dict[str, Any] | None = None
@@ -219,6 +244,19 @@ class ExecutorHandler:
             finally:
                 with contextlib.suppress(Exception):
                     await agen.aclose()
-        else:
-            for item in endpoint.fn(self.executor, doc=doc):
+            return
+        # a sync generator advances on the private thread, one item per hop, so a generator
+        # that blocks between items holds up neither the loop nor other requests' async work
+        generator: Generator[Any, None, None] = endpoint.fn(self.executor, doc=doc)
+        key = f"{endpoint.method_name}/next"
+        exhausted = False
+        try:
+            while (
+                item := await self._pool.run(lambda: next(generator, _EXHAUSTED), key=key)
+            ) is not _EXHAUSTED:
                 yield item
+            exhausted = True
+        finally:
+            if not exhausted and self._pool.open:
+                with contextlib.suppress(Exception):  # runs the generator's finally blocks, off the loop
+                    await self._pool.run(generator.close)

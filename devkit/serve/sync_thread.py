@@ -11,12 +11,19 @@ event loop, but only while nothing is queued for the thread, so calls still neve
 or reorder. One inline call slower than :data:`DEMOTE_ABOVE` sends the method back to the
 thread for good; so the loop (health checks, other requests) is held up at most once, by
 one call that used to be quick.
+
+A queued call whose waiter is gone (the request's client gave up: its deadline passed or it
+cancelled, or a stopping server cut it off after its grace) is skipped when its turn comes,
+counted in :attr:`SyncThread.skipped` and logged: work nobody waits for must not hold up the
+calls queued behind it. A call that has started always runs to its end (threads cannot be
+interrupted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -24,6 +31,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 __all__ = ["DEMOTE_ABOVE", "INLINE_BELOW", "PROBATION", "SyncThread"]
+
+log = logging.getLogger("devkit.sync_thread")
 
 #: Calls of one method measured on the thread before it may run inline.
 PROBATION = 16
@@ -60,7 +69,13 @@ class _Record:
 T = TypeVar("T")
 
 _Job = tuple[
-    asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any], "_Record | None", "SyncThread"
+    asyncio.AbstractEventLoop,
+    "asyncio.Future[Any]",
+    Callable[[], Any],
+    "_Record | None",
+    "SyncThread",
+    str | None,
+    float | None,
 ]
 
 
@@ -98,9 +113,17 @@ class SyncThread:
         self._closed = False
         self._pending = 0  # submitted, not yet settled (touched on the loop only)
         self._records: dict[str, _Record] = {}
+        #: queued calls skipped because nobody waited for them any more (read it on the loop)
+        self.skipped = 0
 
-    def run(self, fn: Callable[[], T], key: str | None = None) -> asyncio.Future[T]:
-        """Run ``fn`` on the thread (or inline, once ``key``'s calls proved quick); await the result."""
+    def run(
+        self, fn: Callable[[], T], key: str | None = None, deadline: float | None = None
+    ) -> asyncio.Future[T]:
+        """Run ``fn`` on the thread (or inline, once ``key``'s calls proved quick); await the result.
+
+        The call is skipped if, when its turn comes, its future was cancelled or
+        ``deadline`` (a :func:`time.monotonic` value) has passed.
+        """
         if self._closed:
             raise RuntimeError(f"{self._name} is shut down")
         record = None if key is None else self._records.setdefault(key, _Record())
@@ -114,7 +137,7 @@ class SyncThread:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._pending += 1
-        self._jobs.put((loop, future, fn, record, self))
+        self._jobs.put((loop, future, fn, record, self, key, deadline))
         return future
 
     @staticmethod
@@ -130,7 +153,11 @@ class SyncThread:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            loop, future, fn, record, owner = job
+            loop, future, fn, record, owner, key, deadline = job
+            if future.cancelled() or (deadline is not None and time.monotonic() > deadline):
+                self._skip(loop, future, key)
+                del job, future, fn
+                continue
             started = time.perf_counter()
             try:
                 ok, value = True, fn()
@@ -140,6 +167,24 @@ class SyncThread:
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
                 loop.call_soon_threadsafe(_settle, future, ok, value, record, seconds, owner)
             del job, future, fn, value
+
+    @property
+    def open(self) -> bool:
+        """Whether calls are still accepted (until :meth:`shutdown`)."""
+        return not self._closed
+
+    def _skip(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], key: str | None) -> None:
+        self.skipped += 1  # only this thread writes it
+        log.info(
+            "%s: skipped a queued call%s: its client gave up (deadline passed or call cancelled) "
+            "before its turn; %d skipped so far",
+            self._name,
+            f" of {key}" if key else "",
+            self.skipped,
+        )
+        error = TimeoutError("the request's deadline passed before its turn")
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle, future, False, error, None, 0.0, self)
 
     def shutdown(self) -> None:
         """Finish the calls already submitted, then stop the thread."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 
 from devkit.executor.base import Executor
 from devkit.proto import jina_pb2
-from devkit.serve.answers import error_response, guarded
+from devkit.serve.answers import error_response
 from devkit.serve.handler import ExecutorHandler
 from devkit.serve.info import info_proto
 from devkit.serve.server import serve_until_stopped, start_grpc_server
@@ -51,12 +52,17 @@ def endpoint_schemas(executor: Executor) -> dict[str, Any]:
     return schemas
 
 
+def _deadline(context: grpc.aio.ServicerContext) -> float | None:
+    """The call's deadline as a :func:`time.monotonic` value (None: the client set none)."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
 class WorkerServicer:
     """Implements every jina RPC a worker answers, on top of an :class:`ExecutorHandler`."""
 
     def __init__(self, handler: ExecutorHandler) -> None:
         self.handler = handler
-        self._handle_one = guarded(self._handle_request, handler.name)
         self._endpoints = self._build_endpoints_proto()
 
     def _build_endpoints_proto(self) -> jina_pb2.EndpointsProto:
@@ -70,16 +76,16 @@ class WorkerServicer:
     def register(self, server: grpc.aio.Server) -> list[str]:
         return add_jina_services(self, server)
 
-    async def _handle_request(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
-        return await self.handler.handle((request,))
-
     def _error(self, request: jina_pb2.DataRequestProto, exc: Exception) -> jina_pb2.DataRequestProto:
         return error_response(request, exc, self.handler.name)
 
     async def process_single_data(
         self, request: jina_pb2.DataRequestProto, context: grpc.aio.ServicerContext
     ) -> jina_pb2.DataRequestProto:
-        return await self._handle_one(request)
+        try:
+            return await self.handler.handle((request,), _deadline(context))
+        except Exception as exc:
+            return self._error(request, exc)
 
     async def process_data(
         self, request: jina_pb2.DataRequestListProto, context: grpc.aio.ServicerContext
@@ -87,17 +93,20 @@ class WorkerServicer:
         if not request.requests:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "process_data needs at least one request")
         try:
-            return await self.handler.handle(list(request.requests))
+            return await self.handler.handle(list(request.requests), _deadline(context))
         except Exception as exc:
             return self._error(request.requests[0], exc)
 
     async def Call(
         self, request_iterator: AsyncIterator[jina_pb2.DataRequestProto], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jina_pb2.DataRequestProto]:
+        deadline = _deadline(context)
+
+        async def handle(request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
+            return await self.handler.handle((request,), deadline)
+
         # jina's client asks for ordered answers / a prefetch window through metadata
-        answers = answer_stream(
-            request_iterator, self._handle_request, on_error=self._error, **stream_options(context)
-        )
+        answers = answer_stream(request_iterator, handle, on_error=self._error, **stream_options(context))
         async for response in answers:
             yield response
 

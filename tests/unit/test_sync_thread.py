@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from devkit.serve.sync_thread import DEMOTE_ABOVE, PROBATION, SyncThread
 
 
@@ -79,3 +81,26 @@ def test_unkeyed_calls_always_use_the_thread() -> None:
     seen = asyncio.run(main())
     pool.shutdown()
     assert set(seen) == {"devkit-test"}
+
+
+def test_queued_calls_nobody_waits_for_are_skipped() -> None:
+    pool = SyncThread("devkit-test")
+    release = threading.Event()
+    ran: list[str] = []
+
+    async def main() -> None:
+        blocker = pool.run(lambda: release.wait(10))  # occupies the thread
+        expired = pool.run(lambda: ran.append("expired"), deadline=time.monotonic() - 1.0)
+        cancelled = pool.run(lambda: ran.append("cancelled"))
+        kept = pool.run(lambda: ran.append("kept"))
+        cancelled.cancel()  # what grpc does to the handler when the client gives up
+        release.set()
+        await blocker
+        await kept
+        with pytest.raises(TimeoutError, match="deadline passed before its turn"):
+            await expired
+
+    asyncio.run(main())
+    pool.shutdown()
+    assert ran == ["kept"]
+    assert pool.skipped == 2
