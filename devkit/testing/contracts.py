@@ -2,8 +2,8 @@
 
 Each local Executor class is resolved from its spec (nothing is instantiated or served);
 then, for every endpoint and every edge of the topology, the schema the upstream Executor
-returns is compared with the schema the downstream one reads (see
-:mod:`devkit.testing.contracts_schema`). ``when`` conditions must read fields that exist in
+returns is compared with the schema the downstream one reads by the rule the gateway also
+applies when it starts (:mod:`devkit.spec.schema_rule`). ``when`` conditions must read fields that exist in
 the schema reaching their Executor, and endpoints a client means to call must be served by
 someone. Every problem is reported at once, as :class:`Incompatibility` records.
 
@@ -29,14 +29,9 @@ from devkit.spec.executor_yaml import is_yaml_source
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowSpec
 from devkit.spec.loader import import_py_modules, resolve_executor_class
 from devkit.spec.models import ExecutorSpec
+from devkit.spec.schema_fit import Severity, TensorDtype, field_path_exists, is_untyped
+from devkit.spec.schema_rule import edge_problems
 from devkit.spec.yamlio import read_yaml
-from devkit.testing.contracts_schema import (
-    Severity,
-    TensorDtype,
-    compare_schemas,
-    field_path_exists,
-    is_untyped,
-)
 
 if TYPE_CHECKING:
     from devkit.orchestrate.flow import Flow
@@ -221,7 +216,7 @@ class _Check:
             for need, schema in incoming:
                 if schema is None:
                     continue
-                for problem in compare_schemas(schema, served.request_schema):
+                for problem in edge_problems(schema, served.request_schema):
                     self.found.append(
                         Incompatibility(
                             endpoint,

@@ -107,6 +107,17 @@ class ProcessText(Executor):
         return DocList[TextWithEmbedding]([TextWithEmbedding(text=d.text) for d in docs])
 
 
+class LabelledText(BaseDoc):
+    text: str = ""
+    label: str
+
+
+class ProcessLabelledText(Executor):
+    @requests(on="/foo")
+    def foo(self, docs: DocList[LabelledText], **kwargs) -> DocList[LabelledText]:
+        return docs
+
+
 def needs_of(flow: Flow) -> dict[str, tuple[str, ...]]:
     return {e.name: e.needs for e in flow.spec.executors}
 
@@ -228,15 +239,27 @@ def test_chained_schemas_that_fit_start_and_serve():
         ]
 
 
+def test_a_producer_returning_more_fields_than_its_consumer_reads_starts_and_serves():
+    flow = (
+        Flow(quiet=True).add(uses=TextEmbeddingExecutor, name="embed").add(uses=ProcessText, name="process")
+    )
+    with flow:
+        docs = flow.post("/foo", SimpleStrDoc(text="a"), return_type=DocList[TextWithEmbedding])
+    assert docs.text == ["a"]
+
+
 def test_chained_schemas_that_do_not_fit_fail_to_start_naming_both_executors():
     before = snapshot()
     flow = (
-        Flow(quiet=True).add(uses=TextEmbeddingExecutor, name="embed").add(uses=ProcessText, name="process")
+        Flow(quiet=True)
+        .add(uses=TextEmbeddingExecutor, name="embed")
+        .add(uses=ProcessLabelledText, name="process")
     )
     with pytest.raises(RuntimeFailToStart) as info, flow:
         pass
     message = str(info.value)
     assert "'embed'" in message and "'process'" in message and "TextWithEmbedding" in message
+    assert "LabelledText requires 'label'" in message
     assert leaked_since(before) == []
 
 

@@ -23,6 +23,7 @@ from devkit.serve.answers import error_response
 from devkit.serve.connection import ReplicaSet
 from devkit.serve.merge import first_error, merge_requests
 from devkit.spec.models import NodeSpec, Polling
+from devkit.spec.schema_rule import schema_mismatches
 from devkit.target import InvalidTargetExecutorError, compile_target_executor
 from devkit.wire import error_status, read_docs, write_docs
 
@@ -38,49 +39,6 @@ class NoEndpointError(LookupError):
 
 class SchemaMismatchError(TypeError):
     """An Executor's request schema does not match what the Executor before it returns."""
-
-
-_UNTYPED = ("AnyDoc", "UntypedDoc", "LegacyDocument")
-
-
-def _model_without_titles(model: Any) -> Any:
-    if isinstance(model, dict):
-        return {
-            k: _model_without_titles(v)
-            for k, v in model.items()
-            if k not in ("title", "description", "example", "examples")
-        }
-    if isinstance(model, list):
-        return [_model_without_titles(v) for v in model]
-    return model
-
-
-def schema_mismatches(nodes: dict[str, NodeClient]) -> list[str]:
-    """Edges where the upstream response schema differs from the downstream request schema.
-
-    Checked per endpoint both Executors serve; untyped endpoints (AnyDoc) fit anything.
-    """
-    problems: list[str] = []
-    for node in nodes.values():
-        for need in node.spec.needs:
-            upstream = nodes.get(need)
-            if upstream is None or not upstream.schemas or not node.schemas:
-                continue
-            for endpoint in sorted(set(upstream.schemas) | set(node.schemas)):
-                out, into = upstream.schema_for(endpoint), node.schema_for(endpoint)
-                if not out or not into:
-                    continue
-                out_name, in_name = out["output"]["name"], into["input"]["name"]
-                if out_name in _UNTYPED or in_name in _UNTYPED:
-                    continue
-                if _model_without_titles(out["output"]["model"]) != _model_without_titles(
-                    into["input"]["model"]
-                ):
-                    problems.append(
-                        f"on endpoint {endpoint!r}, {upstream.name!r} returns {out_name} "
-                        f"but {node.name!r} expects {in_name}"
-                    )
-    return problems
 
 
 class NodeClient:
