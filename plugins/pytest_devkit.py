@@ -4,8 +4,10 @@ Deployments that are torn down for you, and fail tests that leak.
 Registered through the ``pytest11`` entry point, so installing devkit is enough.
 
 * ``@pytest.mark.devkit_runtimes('thread', 'process')`` runs a test once per runtime
-  (test ids ``[thread]``, ``[process]``); ``--devkit-runtime=process`` keeps only those.
-  The ``devkit_runtime`` fixture tells the test which runtime it is on.
+  (test ids ``[thread]``, ``[process]``), whether or not it uses a devkit fixture;
+  ``--devkit-runtime=process`` keeps only those. While it runs, a ``Flow`` or
+  ``Deployment`` built without ``runtime=`` uses that runtime. The ``devkit_runtime``
+  fixture tells the test which runtime it is on.
 * ``flow_factory`` / ``deployment_factory`` build orchestrators bound to that runtime;
   everything they built is closed after the test, and the test fails if a devkit
   thread, a child process or a listening port outlived it (naming each).
@@ -26,6 +28,7 @@ from docarray import BaseDoc, DocList
 from devkit.client.sync_client import Client
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
+from devkit.runtime.default import runtime_default
 from devkit.testing.assertions import describe_differences
 from devkit.testing.faults import FakeNetwork
 from devkit.testing.harness import RUNTIMES, TestHarness
@@ -81,8 +84,11 @@ def _selected(config: pytest.Config) -> list[str] | None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(_MARKER)
-    if marker is None or "devkit_runtime" not in metafunc.fixturenames:
+    if marker is None:
         return
+    if "devkit_runtime" not in metafunc.fixturenames:
+        # parametrize only accepts a fixture of the test; _devkit_runtime_of_marked_tests sets it up
+        metafunc.fixturenames.append("devkit_runtime")
     wanted = list(marker.args) or list(RUNTIMES)
     unknown = [name for name in wanted if name not in RUNTIMES]
     if unknown:
@@ -163,12 +169,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def devkit_runtime(request: pytest.FixtureRequest) -> str:
-    """The runtime this test runs on: the matrix parameter, else the first --devkit-runtime, else thread."""
+def devkit_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The runtime this test runs on: the matrix parameter, else the first --devkit-runtime, else thread.
+
+    Flows and Deployments the test builds without ``runtime=`` use it too.
+    """
     if hasattr(request, "param"):
-        return str(request.param)
-    selected = _selected(request.config)
-    return selected[0] if selected else "thread"
+        runtime = str(request.param)
+    else:
+        selected = _selected(request.config)
+        runtime = selected[0] if selected else "thread"
+    with runtime_default(runtime):
+        yield runtime
+
+
+@pytest.fixture(autouse=True)
+def _devkit_runtime_of_marked_tests(request: pytest.FixtureRequest) -> None:
+    """Set up ``devkit_runtime`` for a ``devkit_runtimes`` test that does not ask for it."""
+    if request.node.get_closest_marker(_MARKER) is not None:
+        request.getfixturevalue("devkit_runtime")
 
 
 @pytest.fixture

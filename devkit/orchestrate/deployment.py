@@ -9,6 +9,7 @@ from typing import Any
 from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
+from devkit.runtime.default import default_runtime
 from devkit.serve.gateway.grpc import run_gateway
 from devkit.serve.worker import run_worker
 from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, NodeSpec, Polling
@@ -47,7 +48,7 @@ class Deployment(Orchestrator):
         replicas: int = 1,
         shards: int = 1,
         polling: str | Mapping[str, str] = "ANY",
-        runtime: str = "thread",
+        runtime: str | None = None,  # None: default_runtime() (thread unless a test kit chose)
         uses_with: Mapping[str, Any] | None = None,
         uses_metas: Mapping[str, Any] | None = None,
         uses_requests: Mapping[str, str] | None = None,
@@ -97,7 +98,7 @@ class Deployment(Orchestrator):
             replicas=replicas,
             shards=shards,
             polling=parse_polling(polling),
-            runtime=runtime,  # type: ignore[arg-type]
+            runtime=runtime or default_runtime(),  # type: ignore[arg-type]
             timeout_ready=ms_to_seconds(timeout_ready),
             timeout_send=ms_to_seconds(timeout_send),
             retries=retries,

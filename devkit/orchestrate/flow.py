@@ -16,6 +16,7 @@ from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
+from devkit.runtime.default import default_runtime
 from devkit.serve.gateway.grpc import run_gateway
 from devkit.serve.worker import run_worker
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec, topology_problems
@@ -64,7 +65,7 @@ class Flow(Orchestrator):
         port: int | None = None,
         host: str = "0.0.0.0",
         protocol: str = "grpc",
-        runtime: str = "thread",
+        runtime: str | None = None,  # None: default_runtime() (thread unless a test kit chose)
         prefetch: int = 0,
         timeout_ready: float = 600_000,
         timeout_send: float | None = None,
@@ -87,7 +88,7 @@ class Flow(Orchestrator):
         self._gateway = FlowGatewaySpec(host=host, port=port, protocol=protocol.lower(), prefetch=prefetch)
         self._check_protocol(protocol)
         self._defaults: dict[str, Any] = {
-            "runtime": runtime,
+            "runtime": runtime or default_runtime(),
             "timeout_ready": timeout_ready,
             "timeout_send": timeout_send,
             "retries": retries,

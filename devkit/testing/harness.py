@@ -10,16 +10,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devkit.client.sync_client import Client
+from devkit.orchestrate.addressing import CLIENT, Edge, rewrite
 from devkit.orchestrate.base import Orchestrator
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
+from devkit.runtime.default import RUNTIMES
 from devkit.testing.leaks import Snapshot, leaked_since, open_ports, snapshot
 from devkit.testing.observe import RouteRecorder
 
 __all__ = ["RUNTIMES", "TestHarness"]
 
-#: Runtimes a test can be run on; containers join once the container runtime exists.
-RUNTIMES = ("thread", "process")
+
+#: Where servers built by the test kit listen: loopback only, never every interface.
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass
@@ -35,6 +38,7 @@ class TestHarness:
     def flow(self, **kwargs: Any) -> Flow:
         kwargs.setdefault("runtime", self.runtime)
         kwargs.setdefault("quiet", True)
+        kwargs.setdefault("host", LOOPBACK)
         flow = Flow(**kwargs)
         self._record(flow)
         return flow
@@ -51,20 +55,28 @@ class TestHarness:
     def deployment(self, uses: Any = None, **kwargs: Any) -> Deployment:
         kwargs.setdefault("runtime", self.runtime)
         kwargs.setdefault("quiet", True)
+        kwargs.setdefault("host", LOOPBACK)
         deployment = Deployment(uses, **kwargs)
         self._record(deployment)
         return deployment
 
     def client(self, target: Orchestrator | int | str, **kwargs: Any) -> Client:
-        """A client of a started Flow/Deployment (or a port, or a ``grpc://host:port`` URL)."""
+        """A client of a started Flow/Deployment (or a port, or a ``grpc://host:port`` URL).
+
+        A Flow/Deployment's client dials through the same address rewriters as its own hops
+        (a ``FakeNetwork`` it is attached to puts a proxy on this client -> gateway edge too),
+        so faults on ``network.edge('client', 'gateway')`` reach it.
+        """
         if isinstance(target, Orchestrator):
             if target.port is None:
                 raise RuntimeError("start the Flow/Deployment before asking for its client")
             if id(target) in self.recorders:
                 kwargs.setdefault("observers", [self.recorders[id(target)]])
-            client = Client(host="127.0.0.1", port=target.port, **kwargs)
+            edge = Edge(CLIENT, target.entry_name)
+            address = rewrite(target.address_rewriters, edge, f"{LOOPBACK}:{target.port}")
+            client = Client(host=address, **kwargs)
         elif isinstance(target, int):
-            client = Client(host="127.0.0.1", port=target, **kwargs)
+            client = Client(host=LOOPBACK, port=target, **kwargs)
         else:
             client = Client(host=target, **kwargs)
         self.clients.append(client)

@@ -48,6 +48,38 @@ def test_marker_runs_a_test_once_per_runtime(project: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
 
 
+def test_marker_without_devkit_fixtures_runs_per_runtime_and_sets_the_default(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_direct="""
+        import pytest
+        from docarray import DocList
+        from devkit import Deployment, Flow
+        from executors import TextDoc, Upper
+
+        @pytest.mark.devkit_runtimes('thread', 'process')
+        def test_built_directly():
+            flow = Flow(quiet=True).add(uses=Upper)
+            deployment = Deployment(Upper, quiet=True)
+            with flow:
+                assert flow.post('/', TextDoc(text='hi'), return_type=DocList[TextDoc]).text == ['HI']
+            print('RUNTIMES', flow.spec.runtime, deployment.spec.runtime)
+
+        def test_unmarked_stays_on_thread():
+            assert Flow(quiet=True).spec.runtime == 'thread'
+        """
+    )
+    result = project.runpytest_subprocess("-v", "-s", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_built_directly?thread? RUNTIMES thread thread*",
+            "*test_built_directly?process? RUNTIMES process process*",
+        ]
+    )
+    result.assert_outcomes(passed=3)
+
+
 def test_command_line_option_keeps_only_the_chosen_runtime(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_matrix="""
