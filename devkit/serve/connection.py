@@ -79,6 +79,11 @@ class _Replica:
             request_serializer=empty_pb2.Empty.SerializeToString,
             response_deserializer=jina_pb2.EndpointsProto.FromString,
         )
+        self.status = self.channel.unary_unary(
+            "/jina.JinaInfoRPC/_status",
+            request_serializer=empty_pb2.Empty.SerializeToString,
+            response_deserializer=jina_pb2.JinaInfoProto.FromString,
+        )
         self.stream_doc = self.channel.unary_stream(
             "/jina.JinaSingleDocumentRequestRPC/stream_doc",
             request_serializer=jina_pb2.SingleDocumentRequestProto.SerializeToString,
@@ -176,6 +181,19 @@ class ReplicaSet:
 
     async def discover_endpoints(self, timeout: float = 10.0) -> jina_pb2.EndpointsProto:
         return await self._replicas[0].discover(empty_pb2.Empty(), timeout=timeout, metadata=self._metadata)
+
+    async def info(self, timeout: float = 5.0) -> jina_pb2.JinaInfoProto:
+        """The first reachable replica's ``_status`` (what the peer says it is)."""
+        last: grpc.aio.AioRpcError | None = None
+        for replica in self._replicas:
+            try:
+                return await replica.status(empty_pb2.Empty(), timeout=timeout, metadata=self._metadata)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                last = exc
+        assert last is not None
+        raise last
 
     def stream_doc(self, request: jina_pb2.SingleDocumentRequestProto) -> AsyncIterator[Any]:
         """Forward a streaming-endpoint call to the next replica; yields its replies."""

@@ -150,6 +150,16 @@ def jina_flow(jina_python: Path) -> Iterator[JinaServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def jina_executor(jina_python: Path) -> Iterator[JinaServer]:
+    """jina's ``Deployment(uses=Shout, include_gateway=False)``: the Executor's own port."""
+    server = JinaServer(jina_python, "executor")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 JinaClientRunner = Callable[..., list[dict[str, Any]]]
 
 

@@ -1,6 +1,7 @@
 """A jina 3.34 Deployment or Flow run by the compat tests with the jina environment's python.
 
-Usage: ``python jina_server.py deployment|flow``. It serves on 127.0.0.1 on a port
+Usage: ``python jina_server.py deployment|flow|executor`` (``executor``: a Deployment without
+a gateway, so the port is the Executor's own, as an external Executor of a Flow is served). It serves on 127.0.0.1 on a port
 the OS chose, prints ``READY <port>`` once it answers, and stops when its standard
 input closes. This file runs under jina's environment only; it never imports devkit.
 """
@@ -80,13 +81,15 @@ def free_port() -> int:
 def build(kind: str, port: int):
     if kind == "deployment":
         return Deployment(uses=StreamingShout, name="shouter", host="127.0.0.1", port=port, protocol="grpc")
+    if kind == "executor":
+        return Deployment(uses=Shout, name="shouter", host="127.0.0.1", port=port, include_gateway=False)
     if kind == "flow":
         return (
             Flow(host="127.0.0.1", port=port, protocol="grpc")
             .add(uses=Shout, name="shouter")
             .add(uses=Tag, name="tagger")
         )
-    raise SystemExit(f"unknown kind {kind!r}: use deployment or flow")
+    raise SystemExit(f"unknown kind {kind!r}: use deployment, flow or executor")
 
 
 def main() -> int:

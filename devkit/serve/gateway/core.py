@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
+import grpc
 from docarray import DocList
 from docarray.base_doc import AnyDoc
 from google.protobuf import json_format, timestamp_pb2
@@ -20,7 +22,8 @@ from google.protobuf import json_format, timestamp_pb2
 from devkit.executor.decorators import DEFAULT_ENDPOINT
 from devkit.proto import jina_pb2
 from devkit.serve.answers import error_response
-from devkit.serve.connection import ReplicaSet
+from devkit.serve.connection import ExecutorUnavailableError, ReplicaSet
+from devkit.serve.gateway.peers import PeerEncoding
 from devkit.serve.merge import first_error, merge_requests
 from devkit.spec.models import NodeSpec, Polling
 from devkit.spec.schema_rule import schema_mismatches
@@ -28,6 +31,8 @@ from devkit.target import InvalidTargetExecutorError, compile_target_executor
 from devkit.wire import error_status, read_docs, write_docs
 
 __all__ = ["GATEWAY_NODE", "GatewayCore", "NodeClient"]
+
+log = logging.getLogger("devkit.gateway")
 
 #: The name by which an Executor `needs` the gateway (the start of the Flow).
 GATEWAY_NODE = "gateway"
@@ -58,16 +63,30 @@ class NodeClient:
             )
             for addresses in spec.shards
         ]
+        self.encodings = [PeerEncoding(shard) for shard in self.shards]  # one per edge
         self._next_shard = itertools.cycle(range(len(self.shards)))
         self.endpoints: frozenset[str] | None = None  # None: unknown, assume it serves everything
         self.schemas: dict[str, Any] = {}
+        self.discovery_error: str | None = None  # why the endpoints are unknown, if they are
 
     async def discover(self) -> None:
+        """Learn the endpoints (a failure is logged and kept for ``dry_run``) and encodings."""
+        await asyncio.gather(self._discover_endpoints(), *(edge.learn() for edge in self.encodings))
+
+    async def _discover_endpoints(self) -> None:
+        address = self.shards[0].addresses[0]
         try:
             found = await self.shards[0].discover_endpoints()
-        except Exception:
+        except Exception as exc:
+            cause = (
+                f"{exc.code().name}: {exc.details()}" if isinstance(exc, grpc.aio.AioRpcError) else repr(exc)
+            )
+            kind = "external Executor" if self.spec.external else "Executor"
+            self.discovery_error = f"endpoint discovery of {kind} {self.name!r} at {address} failed: {cause}"
+            log.warning("%s; sending it every endpoint's requests", self.discovery_error)
             self.endpoints = None
             return
+        self.discovery_error = None
         self.endpoints = frozenset(found.endpoints)
         self.schemas = json_format.MessageToDict(found.schemas) if found.HasField("schemas") else {}
 
@@ -81,9 +100,20 @@ class NodeClient:
         self, requests: Sequence[jina_pb2.DataRequestProto], endpoint: str
     ) -> jina_pb2.DataRequestProto:
         if len(self.shards) == 1 or self.spec.polling_for(endpoint) is Polling.ANY:
-            return await self.shards[next(self._next_shard)].send(requests)
-        responses = await asyncio.gather(*(shard.send(requests) for shard in self.shards))
+            return await self._send_to(next(self._next_shard), requests)
+        responses = await asyncio.gather(*(self._send_to(i, requests) for i in range(len(self.shards))))
         return first_error(responses) or merge_requests(responses)
+
+    async def _send_to(
+        self, shard: int, requests: Sequence[jina_pb2.DataRequestProto]
+    ) -> jina_pb2.DataRequestProto:
+        """Send to one shard in the encoding that peer reads."""
+        edge = self.encodings[shard]
+        try:
+            return await self.shards[shard].send(await edge.outgoing(requests))
+        except ExecutorUnavailableError:
+            edge.forget()  # it may come back as something else: ask again
+            raise
 
     async def close(self) -> None:
         await asyncio.gather(*(shard.close() for shard in self.shards))
@@ -119,6 +149,12 @@ class GatewayCore:
         problems = schema_mismatches(self.nodes)
         if problems:
             raise SchemaMismatchError("the Flow's Executors do not fit together: " + "; ".join(problems))
+
+    async def discovery_problems(self) -> list[str]:
+        """The endpoint discoveries that failed, each tried once more first (the peer may be up now)."""
+        failed = [node for node in self.nodes.values() if node.discovery_error]
+        await asyncio.gather(*(node.discover() for node in failed))
+        return [node.discovery_error for node in failed if node.discovery_error]
 
     def endpoints(self) -> list[str]:
         found: set[str] = set()

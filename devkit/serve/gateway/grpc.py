@@ -87,13 +87,16 @@ class GatewayServicer:
     async def dry_run(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> jina_pb2.StatusProto:
-        """SUCCESS when every replica of every Executor accepts a connection; else names them."""
+        """SUCCESS when every replica of every Executor accepts a connection and every endpoint
+        discovery succeeded; else names what failed."""
         down: list[str] = []
         for node in self.core.nodes.values():
             for shard in node.shards:
                 down.extend(f"{node.name} at {address}" for address in await shard.unreachable(timeout=5.0))
-        if down:
-            return error_status(ConnectionError(f"unreachable: {', '.join(down)}"), "gateway")
+        problems = [f"unreachable: {', '.join(down)}"] if down else []
+        problems.extend(await self.core.discovery_problems())
+        if problems:
+            return error_status(ConnectionError("; ".join(problems)), "gateway")
         return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
 
 
