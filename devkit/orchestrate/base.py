@@ -33,7 +33,7 @@ class Orchestrator:
     kind = "Orchestrator"
 
     def __init__(self) -> None:
-        self._group = HandleGroup()
+        self._group = HandleGroup(self.kind.lower())
         self._state = State.NEW
         self._client: Client | None = None
         self.port: int | None = None
@@ -118,6 +118,20 @@ class Orchestrator:
     @property
     def alive_servers(self) -> list[str]:
         return self._group.alive()
+
+    @property
+    def restart_on_crash(self) -> bool:
+        """Whether a process-runtime server whose process dies is restarted (on the same port)."""
+        return self._group.restart_on_crash
+
+    @restart_on_crash.setter
+    def restart_on_crash(self, value: bool) -> None:
+        self._group.restart_on_crash = value
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """The process id of each process-runtime server, by name (``'encoder/rep-0'``)."""
+        return self._group.pids()
 
     @property
     def ports(self) -> list[int]:

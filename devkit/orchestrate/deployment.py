@@ -66,6 +66,7 @@ class Deployment(Orchestrator):
         monitoring: bool = False,
         metrics: bool = False,
         reload: bool = False,
+        restart_on_crash: bool = True,
     ) -> None:
         reject_unsupported(
             f"Deployment {name!r}",
@@ -77,6 +78,7 @@ class Deployment(Orchestrator):
             reload=reload,
         )
         super().__init__()
+        self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
         if isinstance(protocol, str) and protocol.lower() != "grpc":
             raise NotImplementedError(f"protocol {protocol!r} is not available yet; use protocol='grpc'")
         self.spec = DeploymentSpec(

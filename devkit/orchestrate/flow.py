@@ -81,9 +81,11 @@ class Flow(Orchestrator):
         monitoring: bool = False,
         metrics: bool = False,
         reload: bool = False,
+        restart_on_crash: bool = True,
     ) -> None:
         reject_unsupported("Flow", tracing=tracing, monitoring=monitoring, metrics=metrics, reload=reload)
         super().__init__()
+        self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
         self._executors: list[FlowExecutorSpec] = []
         self._gateway = FlowGatewaySpec(host=host, port=port, protocol=protocol.lower(), prefetch=prefetch)
         self._check_protocol(protocol)

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from devkit.errors import RuntimeFailToStart
-from devkit.runtime import Handle, ServeFn, start
+from devkit.orchestrate.supervisor import Supervisor
+from devkit.runtime import Handle, ProcessHandle, ServeFn, start
 
 __all__ = ["HandleGroup"]
 
 
 class HandleGroup:
-    """The servers an orchestrator owns. ``stop_all`` is idempotent and stops newest first."""
+    """The servers an orchestrator owns. ``stop_all`` is idempotent and stops newest first.
 
-    def __init__(self) -> None:
+    With ``restart_on_crash`` (the default), a process-runtime server whose process dies is
+    restarted on the same port (see :mod:`devkit.orchestrate.supervisor`).
+    """
+
+    def __init__(self, owner: str = "group", restart_on_crash: bool = True) -> None:
+        self.owner = owner
+        self.restart_on_crash = restart_on_crash
         self.handles: list[Handle] = []
         self.ports: list[int] = []  # every port a server of this group listened on
+        self._lock = threading.Lock()
+        self._supervisor: Supervisor | None = None
 
     def start_batch(
         self, runtime: str, items: Sequence[tuple[str, ServeFn, Any]], timeout: float | None
@@ -28,7 +38,8 @@ class HandleGroup:
         so a failed start leaves nothing behind.
         """
         batch = [start(runtime, name, serve, spec) for name, serve, spec in items]
-        self.handles.extend(batch)
+        with self._lock:
+            self.handles.extend(batch)
         deadline = None if timeout is None else time.monotonic() + timeout
         ports: list[int] = []
         try:
@@ -39,18 +50,53 @@ class HandleGroup:
             self.stop_all()
             raise
         self.ports.extend(ports)
+        if self.restart_on_crash:
+            for (name, serve, spec), handle, port in zip(items, batch, ports, strict=True):
+                if isinstance(handle, ProcessHandle) and hasattr(spec, "model_copy"):
+                    pinned = spec.model_copy(update={"port": port})  # a restart listens where it did
+                    self._supervise().watch(name, serve, pinned, handle, timeout)
         return ports
 
+    def _supervise(self) -> Supervisor:
+        if self._supervisor is None:
+            self._supervisor = Supervisor(self.owner, self._lock, self._replace)
+        return self._supervisor
+
+    def _replace(self, old: Handle, new: Handle) -> None:
+        """Put a restarted server's handle where the dead one was (called under the lock)."""
+        for index, handle in enumerate(self.handles):
+            if handle is old:
+                self.handles[index] = new
+                return
+        self.handles.append(new)
+
     def stop_all(self) -> None:
+        with self._lock:
+            supervisor, self._supervisor = self._supervisor, None
+            if supervisor is not None:
+                supervisor.halt()  # no restart after this point
         errors: list[str] = []
-        while self.handles:
-            handle = self.handles.pop()
+        while True:
+            with self._lock:
+                if not self.handles:
+                    break
+                handle = self.handles.pop()
             try:
                 handle.stop()
             except Exception as exc:
                 errors.append(f"{handle.name}: {exc}")
+        if supervisor is not None:
+            supervisor.join()
         if errors:
             raise RuntimeError("some servers did not stop cleanly: " + "; ".join(errors))
 
     def alive(self) -> list[str]:
         return [handle.name for handle in self.handles if handle.is_alive()]
+
+    def pids(self) -> dict[str, int]:
+        """Each process-runtime server's current process id, by server name."""
+        return {
+            handle.name: handle.pid
+            for handle in self.handles
+            if isinstance(handle, ProcessHandle) and handle.pid is not None
+        }

@@ -97,6 +97,7 @@ class ProcessHandle:
         )
         self._child_conn = child_conn
         self._port: int | None = None
+        self.stopping = False  # set by stop(): the child's exit is then expected
 
     def start(self) -> ProcessHandle:
         self._process.start()
@@ -129,6 +130,7 @@ class ProcessHandle:
                 )
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.stopping = True
         if self._process.pid is None:
             return
         if self._process.is_alive():
@@ -149,6 +151,16 @@ class ProcessHandle:
     @property
     def pid(self) -> int | None:
         return self._process.pid
+
+    @property
+    def sentinel(self) -> int:
+        """Becomes ready (``multiprocessing.connection.wait``) when the child exits."""
+        return self._process.sentinel
+
+    @property
+    def exitcode(self) -> int | None:
+        """``None`` while running; negative: killed by that signal."""
+        return self._process.exitcode
 
 
 def start_process(name: str, serve: ServeFn, spec: Any) -> ProcessHandle:

@@ -9,23 +9,33 @@ to minutes) and fails every call meanwhile, even after the peer is back. A retry
 replaces such a channel with a fresh one, which dials at once: after a fault heals, the next
 request gets through. Replacements are rate-limited, so a long outage costs at most one
 channel per replica per ``_REOPEN_INTERVAL``, never one per request.
+
+A replica that answers UNAVAILABLE (it refused the connection, dropped it, or says it is
+going away) is ejected from the rotation, as Envoy's outlier detection does: later requests
+go to the others instead of paying a retry each. One probe task per ejected replica asks the
+standard gRPC health service, backing off, and puts it back once it answers SERVING. When
+every replica is ejected, requests try them all anyway (Envoy's "panic" mode).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
+from grpc_health.v1 import health_pb2
 
 from devkit.proto import jina_pb2
 from devkit.serve.server import CHANNEL_OPTIONS
 
 __all__ = ["ExecutorUnavailableError", "ReplicaSet", "open_channel"]
+
+log = logging.getLogger("devkit.gateway")
 
 
 class ExecutorUnavailableError(ConnectionError):
@@ -45,6 +55,12 @@ _REPLICA_CHANNEL_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool",
 #: retry backoff's first step, so every retried request gets a fresh dial).
 _REOPEN_INTERVAL = 0.04
 
+#: Health probes of an ejected replica: the first after ``_PROBE_FIRST`` seconds, then
+#: doubling up to ``_PROBE_MAX``; each probe waits at most ``_PROBE_TIMEOUT`` for an answer.
+_PROBE_FIRST = 0.05
+_PROBE_MAX = 2.0
+_PROBE_TIMEOUT = 1.0
+
 
 def open_channel(
     address: str, *, tls: bool = False, options: Sequence[tuple[str, Any]] = CHANNEL_OPTIONS
@@ -59,6 +75,7 @@ class _Replica:
         self.address = address
         self._tls = tls
         self._retired: set[asyncio.Task[None]] = set()
+        self.ejected = False
         self._open()
 
     def _open(self) -> None:
@@ -89,6 +106,28 @@ class _Replica:
             request_serializer=jina_pb2.SingleDocumentRequestProto.SerializeToString,
             response_deserializer=jina_pb2.SingleDocumentRequestProto.FromString,
         )
+        self.health = self.channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
+
+    async def problem(self, timeout: float, metadata: Any) -> str | None:
+        """``None`` when the replica's health check answers SERVING within ``timeout``, else why not.
+
+        A refused connection fails at once (no waiting for ``timeout``); a peer without the
+        health service (UNIMPLEMENTED) answered, which is all that can be asked of it.
+        """
+        self.redial()
+        try:
+            reply = await self.health(health_pb2.HealthCheckRequest(), timeout=timeout, metadata=metadata)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return None
+            return f"{exc.code().name}: {exc.details()}"
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            return f"health status {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}"
+        return None
 
     def redial(self) -> bool:
         """Swap a channel that is backing off after a failed connection for a fresh one.
@@ -129,7 +168,10 @@ class ReplicaSet:
             raise ValueError(f"Executor {executor!r} has no replica addresses")
         self.executor = executor
         self._replicas = [_Replica(address, tls) for address in addresses]
-        self._next = itertools.cycle(range(len(self._replicas)))
+        self._in_rotation = list(self._replicas)  # the replicas not ejected
+        self._probes: dict[_Replica, asyncio.Task[None]] = {}
+        self._next = itertools.count()
+        self._closed = False
         self._timeout = timeout_send
         self._attempts = max(3, len(addresses)) if retries < 0 else retries + 1
         self._metadata = tuple((metadata or {}).items()) or None
@@ -138,12 +180,53 @@ class ReplicaSet:
     def addresses(self) -> list[str]:
         return [replica.address for replica in self._replicas]
 
+    @property
+    def ejected(self) -> list[str]:
+        """The addresses of the replicas out of the rotation until their health check passes."""
+        return [replica.address for replica in self._replicas if replica.ejected]
+
+    def _pick(self, number: int) -> _Replica:
+        pool = self._in_rotation or self._replicas  # all ejected: try them all (panic mode)
+        return pool[number % len(pool)]
+
+    def _eject(self, replica: _Replica, cause: str) -> None:
+        if replica.ejected or self._closed:
+            return
+        replica.ejected = True
+        self._in_rotation = [r for r in self._replicas if not r.ejected]
+        log.warning(
+            "Executor %r: replica at %s is out of the rotation (%s); probing its health to bring it back",
+            self.executor,
+            replica.address,
+            cause,
+        )
+        self._probes[replica] = asyncio.get_running_loop().create_task(self._probe(replica))
+
+    async def _probe(self, replica: _Replica) -> None:
+        """Ask ``replica``'s health service, backing off, until it answers SERVING."""
+        delay = _PROBE_FIRST
+        try:
+            while True:
+                await asyncio.sleep(delay)
+                if await replica.problem(_PROBE_TIMEOUT, self._metadata) is None:
+                    break
+                delay = min(delay * 2, _PROBE_MAX)
+        finally:
+            self._probes.pop(replica, None)
+        replica.ejected = False
+        self._in_rotation = [r for r in self._replicas if not r.ejected]
+        log.info(
+            "Executor %r: replica at %s is healthy again, back in the rotation",
+            self.executor,
+            replica.address,
+        )
+
     async def send(self, requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.DataRequestProto:
         """Send one request (or several, merged by the Executor) and return the response."""
         last: grpc.aio.AioRpcError | None = None
         first = next(self._next)  # retries walk on from here, so a retry never repeats a replica early
         for attempt in range(self._attempts):
-            replica = self._replicas[(first + attempt) % len(self._replicas)]
+            replica = self._pick(first + attempt)
             try:
                 if len(requests) == 1:
                     return await replica.single(requests[0], timeout=self._timeout, metadata=self._metadata)
@@ -168,6 +251,7 @@ class ReplicaSet:
                         f"{replica.address} answered {exc.code().name}: {exc.details()}",
                         exc.code(),
                     ) from exc
+                self._eject(replica, f"{exc.code().name}: {exc.details()}")
                 replica.redial()  # the peer may be back: do not wait out gRPC's reconnect backoff
                 if attempt + 1 < self._attempts:
                     await asyncio.sleep(min(0.05 * (2**attempt), 1.0))
@@ -180,7 +264,7 @@ class ReplicaSet:
         ) from last
 
     async def discover_endpoints(self, timeout: float = 10.0) -> jina_pb2.EndpointsProto:
-        return await self._replicas[0].discover(empty_pb2.Empty(), timeout=timeout, metadata=self._metadata)
+        return await self._pick(0).discover(empty_pb2.Empty(), timeout=timeout, metadata=self._metadata)
 
     async def info(self, timeout: float = 5.0) -> jina_pb2.JinaInfoProto:
         """The first reachable replica's ``_status`` (what the peer says it is)."""
@@ -197,21 +281,26 @@ class ReplicaSet:
 
     def stream_doc(self, request: jina_pb2.SingleDocumentRequestProto) -> AsyncIterator[Any]:
         """Forward a streaming-endpoint call to the next replica; yields its replies."""
-        replica = self._replicas[next(self._next)]
+        replica = self._pick(next(self._next))
         return replica.stream_doc(request, timeout=self._timeout, metadata=self._metadata)
 
     async def unreachable(self, timeout: float) -> list[str]:
-        """The addresses whose replica does not accept a connection within ``timeout`` seconds."""
-
-        async def ready(replica: _Replica) -> bool:
-            try:
-                await asyncio.wait_for(replica.channel.channel_ready(), timeout)
-            except TimeoutError:
-                return False
-            return True
-
-        states = await asyncio.gather(*(ready(replica) for replica in self._replicas))
-        return [replica.address for replica, ok in zip(self._replicas, states, strict=True) if not ok]
+        """``"address (cause)"`` for each replica whose health check does not pass within
+        ``timeout`` seconds (a refused connection is reported at once); those are ejected."""
+        problems = await asyncio.gather(
+            *(replica.problem(timeout, self._metadata) for replica in self._replicas)
+        )
+        down: list[str] = []
+        for replica, problem in zip(self._replicas, problems, strict=True):
+            if problem is not None:
+                self._eject(replica, problem)
+                down.append(f"{replica.address} ({problem})")
+        return down
 
     async def close(self) -> None:
+        self._closed = True
+        probes = list(self._probes.values())
+        for probe in probes:
+            probe.cancel()
+        await asyncio.gather(*probes, return_exceptions=True)
         await asyncio.gather(*(replica.close() for replica in self._replicas))

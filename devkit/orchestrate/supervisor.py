@@ -1,0 +1,177 @@
+"""Restarting process-runtime servers that die, so that a served Flow heals itself.
+
+One watcher thread per orchestrator waits on the sentinels of its child processes
+(``multiprocessing.connection.wait``), so a death is noticed at once, without polling. A
+child that exits on its own with a non-zero code or a signal (a crash, the OOM killer,
+``kill -9``) is logged naming the Executor, the replica and the exit code, and started
+again from the same spec on the same port, so the gateway's channels find it again.
+Restarts back off (0.1 s, doubling up to 10 s) while a server keeps dying. A clean exit
+(code 0, as after ``exit_on_exceptions``) is left alone. The thread ends with the
+orchestrator's ``stop_all``; nothing it starts outlives it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any
+
+from devkit.errors import RuntimeFailToStart
+from devkit.runtime import ServeFn
+from devkit.runtime.process import ProcessHandle, start_process
+
+__all__ = ["Supervisor"]
+
+log = logging.getLogger("devkit.supervisor")
+
+#: Restart delays: ``_FIRST_DELAY`` seconds, doubling up to ``_MAX_DELAY`` while a server keeps
+#: dying; a server that stayed up ``_STABLE`` seconds starts again from the first delay.
+_FIRST_DELAY = 0.1
+_MAX_DELAY = 10.0
+_STABLE = 10.0
+
+
+@dataclass
+class _Watched:
+    name: str
+    serve: ServeFn
+    spec: Any  # with the port it bound pinned, so a restart listens where the gateway dials
+    handle: ProcessHandle
+    timeout: float | None
+    started_at: float
+    failures: int = 0
+    restart_at: float | None = None  # set while it is down and waiting to be restarted
+
+    def describe(self) -> str:
+        """'Executor 'encoder' replica 1 (encoder/rep-1)', or the server's name for a gateway."""
+        replica = getattr(self.spec, "replica_id", None)
+        if replica is None:
+            return repr(self.name)
+        shard = f" of shard {self.spec.shard_id}" if getattr(self.spec, "shards", 1) > 1 else ""
+        return f"Executor {self.spec.name!r} replica {replica}{shard} ({self.name})"
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class Supervisor:
+    """Watches process handles and restarts the ones that die.
+
+    ``replace(old, new)`` swaps a restarted server's handle into the owner's list, under
+    ``lock``, the lock the owner holds while it stops everything, so that no server is
+    started after ``halt``.
+    """
+
+    def __init__(self, owner: str, lock: threading.Lock, replace: Callable[[Any, Any], None]) -> None:
+        self._lock = lock
+        self._replace = replace
+        self._watched: list[_Watched] = []
+        self._halted = False
+        self._wake_r, self._wake_w = os.pipe()
+        self._pipe_lock = threading.Lock()
+        self._pipe_open = True
+        self._thread = threading.Thread(target=self._run, name=f"devkit-supervisor-{owner}", daemon=True)
+        self._thread.start()
+
+    def watch(
+        self, name: str, serve: ServeFn, spec: Any, handle: ProcessHandle, timeout: float | None
+    ) -> None:
+        """Restart ``handle``'s server from ``spec`` (its port pinned) whenever it dies."""
+        with self._lock:
+            self._watched.append(_Watched(name, serve, spec, handle, timeout, time.monotonic()))
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._pipe_lock:
+            if self._pipe_open:  # never write to a closed (and possibly reused) descriptor
+                os.write(self._wake_w, b"!")
+
+    def halt(self) -> None:
+        """Start nothing more; call with the owner's lock held (the owner then stops every server)."""
+        self._halted = True
+        self._wake()
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait for the thread to end (after ``halt`` and after the servers were stopped)."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError(f"{self._thread.name} did not stop within {timeout:g} s")
+        with self._pipe_lock:
+            if self._pipe_open:
+                self._pipe_open = False
+                os.close(self._wake_r)
+                os.close(self._wake_w)
+
+    # -- the watcher thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._halted:
+            now = time.monotonic()
+            with self._lock:
+                watched = list(self._watched)
+            for entry in watched:
+                if entry.restart_at is not None and entry.restart_at <= now:
+                    self._restart(entry)
+            running = {e.handle.sentinel: e for e in watched if e.restart_at is None}
+            due = [e.restart_at - now for e in watched if e.restart_at is not None]
+            ready = wait([self._wake_r, *running], timeout=max(0.0, min(due)) if due else None)
+            for sentinel in ready:
+                if sentinel == self._wake_r:
+                    os.read(self._wake_r, 512)
+                elif not self._halted:
+                    self._died(running[sentinel])  # type: ignore[index]
+
+    def _forget(self, entry: _Watched) -> None:
+        with self._lock:
+            self._watched.remove(entry)
+
+    def _died(self, entry: _Watched) -> None:
+        handle = entry.handle
+        if handle.stopping:  # stopped on purpose
+            self._forget(entry)
+            return
+        handle.stop()  # reaps the process and closes its pipe
+        code = handle.exitcode
+        if code == 0:
+            log.info("%s exited cleanly (code 0); not restarting it", entry.describe())
+            self._forget(entry)
+            return
+        self._schedule(entry, f"(pid {handle.pid}) {_exit_reason(code)}")
+
+    def _schedule(self, entry: _Watched, what: str) -> None:
+        if time.monotonic() - entry.started_at >= _STABLE:
+            entry.failures = 0
+        delay = min(_FIRST_DELAY * 2**entry.failures, _MAX_DELAY)
+        entry.failures += 1
+        entry.restart_at = time.monotonic() + delay
+        port = getattr(entry.spec, "port", None)
+        log.error("%s %s; restarting it on port %s in %.1f s", entry.describe(), what, port, delay)
+
+    def _restart(self, entry: _Watched) -> None:
+        with self._lock:
+            if self._halted:
+                return
+            new = start_process(entry.name, entry.serve, entry.spec)
+            self._replace(entry.handle, new)
+        entry.handle = new
+        entry.restart_at = None
+        entry.started_at = time.monotonic()
+        try:
+            new.wait_ready(entry.timeout)
+        except RuntimeFailToStart as exc:
+            if not self._halted:
+                new.stop()
+                self._schedule(entry, f"could not be restarted: {exc}")
+            return
+        log.warning("%s restarted (pid %s)", entry.describe(), new.pid)

@@ -1,0 +1,145 @@
+"""A dead replica leaves the rotation at once, is restarted, and comes back when healthy.
+
+The gateway ejects a replica that fails to answer (as Envoy's outlier detection does) and
+probes its gRPC health service until it passes; on the process runtime the orchestrator
+restarts a child that dies, on the same port. ``devkit ping`` names what is down.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import threading
+import time
+from collections import Counter
+
+import pytest
+from docarray import BaseDoc, DocList
+
+from devkit import Executor, requests
+from devkit.client.ping import PingCommand, ping
+
+pytestmark = pytest.mark.process
+
+
+class TextDoc(BaseDoc):
+    text: str = ""
+
+
+class WhoAmI(Executor):
+    """Answers with the id of the process that served the document."""
+
+    @requests
+    def who(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        for doc in docs:
+            doc.text = str(os.getpid())
+
+
+def _docs(prefix: str, count: int) -> DocList[TextDoc]:
+    return DocList[TextDoc]([TextDoc(id=f"{prefix}-{i}") for i in range(count)])
+
+
+def _served_by(flow, count: int = 10) -> Counter[str]:
+    got = flow.post("/", _docs("probe", count), request_size=1, return_type=DocList[TextDoc])
+    return Counter(doc.text for doc in got)
+
+
+def test_a_killed_replica_is_ejected_and_later_requests_do_not_retry_it(network, flow_factory):
+    flow = network.attach(
+        flow_factory(runtime="process", restart_on_crash=False).add(uses=WhoAmI, name="encoder", replicas=2)
+    )
+    dead = network.edge("gateway", "encoder", replica=0, layer="grpc")
+    alive = network.edge("gateway", "encoder", replica=1, layer="grpc")
+    with flow:
+        survivor = str(flow.pids["encoder/rep-1"])
+        os.kill(flow.pids["encoder/rep-0"], signal.SIGKILL)
+        got = flow.post("/", _docs("doc", 20), request_size=1, prefetch=1, return_type=DocList[TextDoc])
+    assert Counter(doc.id for doc in got) == Counter(f"doc-{i}" for i in range(20))
+    assert set(got.text) == {survivor}
+    assert dead.stats.requests == 1  # the request that found it dead; it was out of the rotation after
+    assert alive.stats.requests == 20
+
+
+@pytest.mark.slow
+def test_a_replica_killed_under_load_is_restarted_and_serves_again(flow_factory, client_factory, caplog):
+    caplog.set_level(logging.INFO, logger="devkit.supervisor")
+    flow = flow_factory(runtime="process").add(uses=WhoAmI, name="encoder", replicas=2)
+    with flow:
+        victim = flow.pids["encoder/rep-0"]
+        clients = [client_factory(flow) for _ in range(4)]
+        answered: Counter[str] = Counter()
+        lock = threading.Lock()
+        some_answered = threading.Event()
+        failures: list[BaseException] = []
+
+        def count(response) -> None:
+            with lock:
+                answered.update(doc.id for doc in response.docs)
+                if sum(answered.values()) >= 40:
+                    some_answered.set()
+
+        def load(number: int) -> None:
+            try:
+                clients[number].post("/", _docs(f"c{number}", 60), request_size=1, prefetch=4, on_done=count)
+            except BaseException as exc:
+                failures.append(exc)
+                some_answered.set()
+
+        threads = [threading.Thread(target=load, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        assert some_answered.wait(30)
+        os.kill(victim, signal.SIGKILL)
+        for thread in threads:
+            thread.join(60)
+        assert not failures
+        assert answered == Counter(f"c{n}-{i}" for n in range(4) for i in range(60))
+
+        deadline = time.monotonic() + 30  # restarted, healthy, and back in the gateway's rotation
+        while flow.pids["encoder/rep-0"] == victim or not flow.dry_run():
+            assert time.monotonic() < deadline, "the killed replica was not restarted"
+        restarted = str(flow.pids["encoder/rep-0"])
+        while restarted not in _served_by(flow):
+            assert time.monotonic() < deadline, "the restarted replica gets no traffic"
+    (death,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "Executor 'encoder' replica 0" in death
+    assert "SIGKILL" in death
+    assert "restarting it" in death
+
+
+def test_restart_on_crash_false_leaves_a_dead_replica_down(flow_factory):
+    flow = flow_factory(runtime="process", restart_on_crash=False).add(
+        uses=WhoAmI, name="encoder", replicas=2
+    )
+    with flow:
+        victim = flow.pids["encoder/rep-0"]
+        os.kill(victim, signal.SIGKILL)
+        survivor = str(flow.pids["encoder/rep-1"])
+        assert set(_served_by(flow)) == {survivor}
+        assert not flow.dry_run()
+        assert "encoder/rep-0" not in flow.alive_servers
+
+
+def _ping(target: str, port: int) -> str:
+    out = io.StringIO()
+    command = PingCommand(
+        target, f"grpc://127.0.0.1:{port}", timeout=3.0, attempts=1, min_successful=1, interval=0
+    )
+    passed = ping(command, out)
+    return ("passed: " if passed else "failed: ") + out.getvalue()
+
+
+def test_ping_names_the_executor_that_is_down_and_the_gateway_is_degraded(flow_factory):
+    flow = flow_factory(runtime="process", restart_on_crash=False).add(uses=WhoAmI, name="encoder")
+    with flow:
+        assert _ping("flow", flow.port).startswith("passed: ")
+        os.kill(flow.pids["encoder/rep-0"], signal.SIGKILL)
+        flow_report = _ping("flow", flow.port)
+        gateway_report = _ping("gateway", flow.port)
+    assert flow_report.startswith("failed: ")
+    assert "encoder at 127.0.0.1:" in flow_report
+    assert "DEADLINE_EXCEEDED" not in flow_report
+    assert gateway_report.startswith("passed: ")
+    assert "healthy but degraded" in gateway_report and "encoder at 127.0.0.1:" in gateway_report
