@@ -373,10 +373,6 @@ def _prepare_to_serve(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    if os.getcwd() not in sys.path:
-        # `--uses module.Class` finds modules in the working directory, as `python -m` would;
-        # spawned children inherit sys.path, so the process runtime finds them too
-        sys.path.insert(0, os.getcwd())
 
 
 def run(command: Command, verbose: bool = False) -> int:

@@ -15,19 +15,52 @@ from typing import Any
 from devkit.errors import ExecutorLoadError
 from devkit.executor.base import Executor
 
-__all__ = ["import_py_modules", "resolve_executor_class"]
+__all__ = ["import_module", "import_py_modules", "resolve_executor_class", "search_paths"]
 
 
-def _candidates(path: str, search_paths: Iterable[str | os.PathLike[str]]) -> list[pathlib.Path]:
+def _candidates(path: str, search: Iterable[str | os.PathLike[str]]) -> list[pathlib.Path]:
     given = pathlib.Path(path)
     if given.is_absolute():
         return [given]
-    return [pathlib.Path(base) / given for base in [*search_paths, os.getcwd()]]
+    return [pathlib.Path(base) / given for base in search_paths(search)]
 
 
-def import_py_modules(modules: Iterable[str], search_paths: Iterable[str | os.PathLike[str]] = ()) -> None:
+def search_paths(extra: Iterable[str | os.PathLike[str]] = ()) -> list[str]:
+    """Where ``py_modules`` files and dotted ``uses``/``py_modules`` names are looked for, in order:
+    the given folders (a YAML file's own folder first), then the working directory.
+
+    Every command and runtime resolves Executors through this list, so ``devkit check`` finds
+    what ``devkit flow`` serves from the same directory.
+    """
+    return list(dict.fromkeys([*(str(os.fspath(folder)) for folder in extra), os.getcwd()]))
+
+
+def import_module(name: str, search: Iterable[str | os.PathLike[str]] = ()) -> ModuleType:
+    """``importlib.import_module``, also finding top-level packages in ``search_paths(search)``."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        top = name.split(".", 1)[0]
+        if exc.name != top:
+            raise  # the module exists but something it imports is missing
+        folders = [f for f in search_paths(search) if (pathlib.Path(f) / top).exists() or _is_file(f, top)]
+        if not folders:
+            raise
+    with _IMPORT_LOCK:
+        for folder in folders:
+            if folder not in sys.path:
+                sys.path.append(folder)  # inherited by child processes, as the working directory is
+        importlib.invalidate_caches()
+    return importlib.import_module(name)
+
+
+def _is_file(folder: str, top: str) -> bool:
+    return (pathlib.Path(folder) / f"{top}.py").is_file()
+
+
+def import_py_modules(modules: Iterable[str], search: Iterable[str | os.PathLike[str]] = ()) -> None:
     """Import each module, given as a file path (``executor.py``) or a dotted name."""
-    search = list(search_paths)
+    search = list(search)
     for module in modules:
         if module.endswith(".py") or os.sep in module:
             for candidate in _candidates(module, search):
@@ -39,7 +72,7 @@ def import_py_modules(modules: Iterable[str], search_paths: Iterable[str | os.Pa
                 raise ExecutorLoadError(f"py_modules entry {module!r} not found (looked at {looked})")
         else:
             try:
-                importlib.import_module(module)
+                import_module(module, search)
             except ImportError as exc:
                 raise ExecutorLoadError(f"py_modules entry {module!r} cannot be imported: {exc}") from exc
 
@@ -76,8 +109,9 @@ def _import_file_unlocked(path: pathlib.Path) -> ModuleType:
     return module
 
 
-def resolve_executor_class(uses: Any) -> type[Executor]:
-    """The Executor class named by ``uses`` (a class, ``'pkg.mod.Class'`` or ``'Class'``)."""
+def resolve_executor_class(uses: Any, search: Iterable[str | os.PathLike[str]] = ()) -> type[Executor]:
+    """The Executor class named by ``uses`` (a class, ``'pkg.mod.Class'`` or ``'Class'``);
+    modules are looked for as :func:`search_paths` says."""
     if uses is None:
         return Executor
     if isinstance(uses, type):
@@ -91,7 +125,7 @@ def resolve_executor_class(uses: Any) -> type[Executor]:
     if "." in uses:
         module_name, _, class_name = uses.rpartition(".")
         try:
-            module = importlib.import_module(module_name)
+            module = import_module(module_name, search)
         except ImportError as exc:
             raise ExecutorLoadError(
                 f"uses={uses!r}: module {module_name!r} cannot be imported: {exc}"

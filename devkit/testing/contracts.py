@@ -25,13 +25,11 @@ from devkit.errors import ConfigError
 from devkit.executor.base import Executor
 from devkit.executor.decorators import DEFAULT_ENDPOINT
 from devkit.executor.endpoint import Endpoint
-from devkit.spec.executor_yaml import is_yaml_source
+from devkit.spec.executor_yaml import resolve_executor
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowSpec
-from devkit.spec.loader import import_py_modules, resolve_executor_class
 from devkit.spec.models import ExecutorSpec
 from devkit.spec.schema_fit import Severity, TensorDtype, field_path_exists, is_untyped
 from devkit.spec.schema_rule import edge_problems
-from devkit.spec.yamlio import read_yaml
 
 if TYPE_CHECKING:
     from devkit.orchestrate.flow import Flow
@@ -140,17 +138,8 @@ class ContractError(ConfigError):
 
 # -- resolving Executors without starting them ----------------------------------------------
 def _executor_class(spec: ExecutorSpec) -> tuple[type[Executor], dict[str, str]]:
-    import_py_modules(spec.py_modules, spec.extra_search_paths)
-    if not is_yaml_source(spec.uses):
-        return resolve_executor_class(spec.uses), dict(spec.uses_requests)
-    doc = read_yaml(spec.uses)
-    metas = doc.data.get("metas") or {}
-    modules = doc.data.get("py_modules") or metas.get("py_modules") or []
-    import_py_modules(
-        [modules] if isinstance(modules, str) else modules, [str(doc.base_dir), *spec.extra_search_paths]
-    )
-    requests = {**(doc.data.get("requests") or {}), **spec.uses_requests}
-    return resolve_executor_class(doc.data.get("jtype")), requests
+    resolved = resolve_executor(spec)  # as the worker does: same search paths, same errors
+    return resolved.cls, dict(resolved.uses_requests)
 
 
 def executor_endpoints(spec: ExecutorSpec) -> dict[str, Endpoint]:
