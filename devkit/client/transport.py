@@ -112,16 +112,22 @@ class Transport(ABC):
 
 def open_transport(address: Address, settings: ConnectionSettings) -> Transport:
     """The transport of ``address.protocol``: the one place that picks and opens one."""
-    if address.protocol == "grpc":
-        from devkit.client.grpc import GrpcTransport
+    try:
+        if address.protocol == "grpc":
+            from devkit.client.grpc import GrpcTransport
 
-        return GrpcTransport(address, settings)
-    if address.protocol == "http":
-        from devkit.client.http import HttpTransport
+            return GrpcTransport(address, settings)
+        if address.protocol == "http":
+            from devkit.client.http import HttpTransport
 
-        return HttpTransport(address, settings)
-    if address.protocol == "websocket":
-        from devkit.client.websocket import WebSocketTransport
+            return HttpTransport(address, settings)
+        if address.protocol == "websocket":
+            from devkit.client.websocket import WebSocketTransport
 
-        return WebSocketTransport(address, settings)
+            return WebSocketTransport(address, settings)
+    except ImportError as exc:
+        raise ImportError(
+            f"the {address.protocol} client needs {exc.name!r}, which the 'http' extra installs: "
+            "pip install 'devkit[http]'"
+        ) from exc
     raise ValueError(f"no transport for protocol {address.protocol!r}")

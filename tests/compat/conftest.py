@@ -81,13 +81,14 @@ def _jina_process_env() -> dict[str, str]:
 class JinaServer:
     """A jina Deployment or Flow running in a subprocess of the jina environment."""
 
-    def __init__(self, python: Path, kind: str) -> None:
+    def __init__(self, python: Path, kind: str, protocol: str = "grpc") -> None:
         self.kind = kind
+        self.protocol = protocol
         self.output: list[str] = []
         self.port = 0
         self._ready = threading.Event()
         self.proc = subprocess.Popen(
-            [str(python), str(HERE / "jina_server.py"), kind],
+            [str(python), str(HERE / "jina_server.py"), kind, protocol],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -187,3 +188,24 @@ def jina_client(jina_python: Path) -> JinaClientRunner:
         return outcomes
 
     return run
+
+
+JinaServerFactory = Callable[[str, str], JinaServer]
+
+
+@pytest.fixture(scope="module")
+def jina_servers(jina_python: Path) -> Iterator[JinaServerFactory]:
+    """``jina_servers(kind, protocol)``: jina's Deployment or Flow served over ``protocol``
+    (grpc, http, websocket), started once per test module and stopped after it."""
+    started: dict[tuple[str, str], JinaServer] = {}
+
+    def get(kind: str, protocol: str) -> JinaServer:
+        if (kind, protocol) not in started:
+            started[kind, protocol] = JinaServer(jina_python, kind, protocol)
+        return started[kind, protocol]
+
+    try:
+        yield get
+    finally:
+        for server in started.values():
+            server.stop()

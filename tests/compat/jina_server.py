@@ -1,7 +1,8 @@
 """A jina 3.34 Deployment or Flow run by the compat tests with the jina environment's python.
 
-Usage: ``python jina_server.py deployment|flow|executor`` (``executor``: a Deployment without
-a gateway, so the port is the Executor's own, as an external Executor of a Flow is served). It serves on 127.0.0.1 on a port
+Usage: ``python jina_server.py deployment|flow|executor [grpc|http|websocket]``
+(``executor``: a Deployment without a gateway, so the port is the Executor's own, as an
+external Executor of a Flow is served). It serves on 127.0.0.1 on a port
 the OS chose, prints ``READY <port>`` once it answers, and stops when its standard
 input closes. This file runs under jina's environment only; it never imports devkit.
 """
@@ -78,14 +79,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def build(kind: str, port: int):
+def build(kind: str, port: int, protocol: str):
     if kind == "deployment":
-        return Deployment(uses=StreamingShout, name="shouter", host="127.0.0.1", port=port, protocol="grpc")
+        return Deployment(uses=StreamingShout, name="shouter", host="127.0.0.1", port=port, protocol=protocol)
     if kind == "executor":
         return Deployment(uses=Shout, name="shouter", host="127.0.0.1", port=port, include_gateway=False)
     if kind == "flow":
         return (
-            Flow(host="127.0.0.1", port=port, protocol="grpc")
+            Flow(host="127.0.0.1", port=port, protocol=protocol)
             .add(uses=Shout, name="shouter")
             .add(uses=Tag, name="tagger")
         )
@@ -94,8 +95,9 @@ def build(kind: str, port: int):
 
 def main() -> int:
     kind = sys.argv[1]
+    protocol = sys.argv[2] if len(sys.argv) > 2 else "grpc"
     port = free_port()
-    with build(kind, port):
+    with build(kind, port, protocol):
         sys.stdout.write(f"READY {port}\n")
         sys.stdout.flush()
         sys.stdin.read()  # serve until the test closes our standard input
