@@ -1,8 +1,9 @@
-"""The "ready to serve" banner: protocol and local address (no public-IP lookup)."""
+"""The "ready to serve" banner: each protocol with its local address (no public-IP lookup)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.panel import Panel
@@ -11,9 +12,15 @@ from rich.table import Table
 __all__ = ["print_banner"]
 
 
-def print_banner(kind: str, protocol: str, host: str, port: int | None) -> None:
+def print_banner(kind: str, host: str, ports: Mapping[str, int]) -> None:
+    """One row per protocol; HTTP also links its Swagger UI and ReDoc pages."""
     table = Table.grid(padding=(0, 2))
-    table.add_row("Protocol", protocol.upper())
-    table.add_row("Local", f"{host}:{port}")
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    for protocol, port in ports.items():
+        scheme = {"grpc": "grpc", "http": "http", "websocket": "ws"}.get(protocol, protocol)
+        table.add_row(protocol.upper(), f"{scheme}://{local}:{port}")
+        if protocol == "http":
+            table.add_row("", f"docs  http://{local}:{port}/docs")
+            table.add_row("", f"redoc http://{local}:{port}/redoc")
     console = Console(file=sys.stderr, highlight=False)
     console.print(Panel(table, title=f"{kind} is ready to serve!", expand=False))

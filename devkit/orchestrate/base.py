@@ -9,7 +9,9 @@ from typing import Any
 
 from devkit.client.sync_client import Client
 from devkit.orchestrate.addressing import CLIENT, AddressRewriter, Edge, rewrite
+from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.handles import HandleGroup
+from devkit.spec.models import GatewaySpec
 
 __all__ = ["Orchestrator", "State", "ms_to_seconds"]
 
@@ -37,6 +39,9 @@ class Orchestrator:
         self._state = State.NEW
         self._client: Client | None = None
         self.port: int | None = None
+        #: each protocol the front door serves, with its port (the first is ``port``)
+        self.ports_by_protocol: dict[str, int] = {}
+        self.quiet = False
         self.address_rewriters: list[AddressRewriter] = []
         #: called with every response the implicit client receives (see ``Client(observers=...)``)
         self.observers: list[Callable[[Any], Any]] = []
@@ -54,6 +59,19 @@ class Orchestrator:
     def entry_name(self) -> str:
         """The name of what the client talks to (the gateway, or a lone Executor)."""
         return "gateway"
+
+    def _start_gateway(self, gateway: GatewaySpec, runtime: str, timeout: float | None) -> None:
+        """Start the gateway (one front-end per protocol), learn its ports, print the banner."""
+        from devkit.serve.gateway.runner import run_gateway
+
+        self._group.start_batch(runtime, [(gateway.name, run_gateway, gateway)], timeout)
+        ports = self._group.handles[-1].all_ports
+        self.ports_by_protocol = {
+            listener.protocol: port for listener, port in zip(gateway.protocols, ports, strict=True)
+        }
+        self.port = ports[0]
+        if not self.quiet:
+            print_banner(self.kind, gateway.host, self.ports_by_protocol)
 
     # -- lifecycle -------------------------------------------------------------------------
     def _start(self) -> None:
@@ -104,8 +122,13 @@ class Orchestrator:
         if self._state is not State.STARTED or self.port is None:
             raise RuntimeError(f"start the {self.kind} first (use `with` or .start())")
         if self._client is None:
-            address = self._dial(Edge(CLIENT, self.entry_name), f"127.0.0.1:{self.port}")
-            self._client = Client(host=address, protocol="grpc", observers=self.observers)
+            # gRPC when the front door speaks it (the fastest), else its first protocol
+            protocol, port = next(
+                ((p, port) for p, port in self.ports_by_protocol.items() if p == "grpc"),
+                next(iter(self.ports_by_protocol.items()), ("grpc", self.port)),
+            )
+            address = self._dial(Edge(CLIENT, self.entry_name), f"127.0.0.1:{port}")
+            self._client = Client(host=address, protocol=protocol, observers=self.observers)
         return self._client
 
     def post(self, on: str, inputs: Any = None, parameters: Any = None, **kwargs: Any) -> Any:

@@ -6,13 +6,13 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from devkit.errors import ConfigError
 from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.runtime.default import default_runtime
-from devkit.serve.gateway.grpc import run_gateway
 from devkit.serve.worker import run_worker
-from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, NodeSpec, Polling
+from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, HttpOptions, NodeSpec, Polling
 from devkit.spec.unsupported import reject_unsupported
 
 __all__ = ["Deployment", "parse_polling"]
@@ -30,8 +30,10 @@ def parse_polling(polling: str | Polling | Mapping[str, str | Polling]) -> dict[
 class Deployment(Orchestrator):
     """Serve one Executor: ``with Deployment(uses=MyExec, replicas=2) as dep: dep.post('/')``.
 
-    With one replica and one shard the Executor's own server listens on ``port``; with
-    more, a gateway listens there and balances (replicas) or fans out (shards).
+    With one replica and one shard served over gRPC alone the Executor's own server listens
+    on ``port``; with more, or with ``protocol='http'``/``'websocket'`` or several protocols
+    (``port`` then one per protocol), a gateway listens there and balances (replicas), fans
+    out (shards) and speaks the protocols. HTTP options (``cors``, ``title``, ...) are keywords.
     Timeouts are in milliseconds as in jina (``timeout_ready=-1`` waits forever).
     """
 
@@ -42,9 +44,9 @@ class Deployment(Orchestrator):
         uses: Any = None,
         *,
         name: str = "executor",
-        port: int | None = None,
+        port: int | Sequence[int] | None = None,
         host: str = "0.0.0.0",
-        protocol: str = "grpc",
+        protocol: str | Sequence[str] = "grpc",
         replicas: int = 1,
         shards: int = 1,
         polling: str | Mapping[str, str] = "ANY",
@@ -67,6 +69,7 @@ class Deployment(Orchestrator):
         metrics: bool = False,
         reload: bool = False,
         restart_on_crash: bool = True,
+        **http: Any,
     ) -> None:
         reject_unsupported(
             f"Deployment {name!r}",
@@ -79,8 +82,10 @@ class Deployment(Orchestrator):
         )
         super().__init__()
         self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
-        if isinstance(protocol, str) and protocol.lower() != "grpc":
-            raise NotImplementedError(f"protocol {protocol!r} is not available yet; use protocol='grpc'")
+        unknown = sorted(set(http) - set(HttpOptions.model_fields))
+        if unknown:
+            raise ConfigError(f"Deployment got unknown argument(s) {', '.join(unknown)}")
+        self.http = HttpOptions(**http)
         self.spec = DeploymentSpec(
             name=name,
             executor=ExecutorSpec(
@@ -95,8 +100,8 @@ class Deployment(Orchestrator):
                 env=env,  # type: ignore[arg-type]
             ),
             host=host,
-            port=port,
-            protocol=protocol.lower(),
+            port=port,  # type: ignore[arg-type]
+            protocol=protocol,  # type: ignore[arg-type]  # normalised by the spec's validators
             replicas=replicas,
             shards=shards,
             polling=parse_polling(polling),
@@ -115,6 +120,7 @@ class Deployment(Orchestrator):
         Orchestrator.__init__(deployment)
         deployment.spec = spec
         deployment.quiet = quiet
+        deployment.http = HttpOptions()
         return deployment
 
     @property
@@ -129,7 +135,7 @@ class Deployment(Orchestrator):
         spec = self.spec
         workers = spec.worker_specs()
         if not spec.needs_front:
-            workers = [workers[0].model_copy(update={"host": spec.host, "port": spec.port or 0})]
+            workers = [workers[0].model_copy(update={"host": spec.host, "port": spec.protocols[0].port})]
         items = [(worker.display_name, run_worker, worker) for worker in workers]
         ports = self._group.start_batch(spec.runtime, items, spec.timeout_ready)
         if spec.needs_front:
@@ -146,7 +152,8 @@ class Deployment(Orchestrator):
             gateway = GatewaySpec(
                 name=f"{spec.name}/gateway",
                 host=spec.host,
-                port=spec.port or 0,
+                protocols=spec.protocols,
+                http=self.http,
                 nodes=(
                     NodeSpec(
                         name=spec.name,
@@ -159,13 +166,12 @@ class Deployment(Orchestrator):
                 ),
                 expose_reflection=True,
             )
-            (self.port,) = self._group.start_batch(
-                spec.runtime, [(gateway.name, run_gateway, gateway)], spec.timeout_ready
-            )
+            self._start_gateway(gateway, spec.runtime, spec.timeout_ready)
         else:
             self.port = ports[0]
-        if not self.quiet:
-            print_banner(self.kind, spec.protocol, spec.host, self.port)
+            self.ports_by_protocol = {"grpc": self.port}
+            if not self.quiet:
+                print_banner(self.kind, spec.host, self.ports_by_protocol)
 
     # -- YAML ------------------------------------------------------------------------------
     @classmethod

@@ -13,17 +13,22 @@ from typing import Any, Self
 
 from devkit.errors import ConfigError
 from devkit.orchestrate.addressing import Edge
-from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
 from devkit.runtime.default import default_runtime
-from devkit.serve.gateway.grpc import run_gateway
 from devkit.serve.worker import run_worker
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec, topology_problems
-from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, NodeSpec
+from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, HttpOptions, NodeSpec, ProtocolPort
 from devkit.spec.unsupported import reject_unsupported
 
 __all__ = ["Flow"]
+
+
+def _protocols(protocol: str | Sequence[str], port: int | Sequence[int] | None) -> tuple[ProtocolPort, ...]:
+    try:
+        return ProtocolPort.parse(protocol, port)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -62,9 +67,9 @@ class Flow(Orchestrator):
         self,
         *,
         name: str = "Flow",
-        port: int | None = None,
+        port: int | Sequence[int] | None = None,
         host: str = "0.0.0.0",
-        protocol: str = "grpc",
+        protocol: str | Sequence[str] = "grpc",
         runtime: str | None = None,  # None: default_runtime() (thread unless a test kit chose)
         prefetch: int = 0,
         timeout_ready: float = 600_000,
@@ -82,13 +87,17 @@ class Flow(Orchestrator):
         metrics: bool = False,
         reload: bool = False,
         restart_on_crash: bool = True,
+        **gateway: Any,
     ) -> None:
+        """``gateway`` takes ``config_gateway``'s HTTP options (``cors``, ``title``, ...), as jina's
+        ``Flow(...)`` and YAML ``with:`` do."""
         reject_unsupported("Flow", tracing=tracing, monitoring=monitoring, metrics=metrics, reload=reload)
         super().__init__()
         self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
         self._executors: list[FlowExecutorSpec] = []
-        self._gateway = FlowGatewaySpec(host=host, port=port, protocol=protocol.lower(), prefetch=prefetch)
-        self._check_protocol(protocol)
+        self._gateway = FlowGatewaySpec(host=host, protocols=_protocols(protocol, port), prefetch=prefetch)
+        if gateway:
+            self.config_gateway(**gateway)
         self._defaults: dict[str, Any] = {
             "runtime": runtime or default_runtime(),
             "timeout_ready": timeout_ready,
@@ -104,11 +113,6 @@ class Flow(Orchestrator):
         self.quiet = quiet
         self.strict_contracts = strict_contracts  # refuse to start when Executors' schemas do not fit
         self._nodes: tuple[NodeSpec, ...] = ()
-
-    @staticmethod
-    def _check_protocol(protocol: str) -> None:
-        if protocol.lower() != "grpc":
-            raise NotImplementedError(f"protocol {protocol!r} is not available yet; use protocol='grpc'")
 
     # -- building --------------------------------------------------------------------------
     def add(
@@ -227,16 +231,49 @@ class Flow(Orchestrator):
     def config_gateway(
         self,
         *,
-        port: int | None = None,
+        port: int | Sequence[int] | None = None,
         host: str | None = None,
-        protocol: str | None = None,
+        protocol: str | Sequence[str] | None = None,
         prefetch: int | None = None,
+        uses: Any = None,
+        uses_with: Mapping[str, Any] | None = None,
+        py_modules: str | Sequence[str] | None = None,
+        **http: Any,
     ) -> Self:
-        if protocol is not None:
-            self._check_protocol(protocol)
-        update = {"port": port, "host": host, "protocol": protocol and protocol.lower(), "prefetch": prefetch}
-        self._gateway = self._gateway.model_copy(update={k: v for k, v in update.items() if v is not None})
+        """Set the gateway's protocols and ports, limits, HTTP options (``cors``, ``title``,
+        ``description``, ``no_debug_endpoints``, ``no_crud_endpoints``, ``expose_endpoints``,
+        ``uvicorn_kwargs``, ``ssl_certfile``, ``ssl_keyfile``) or a custom gateway (``uses``)."""
+        unknown = sorted(set(http) - set(HttpOptions.model_fields))
+        if unknown:
+            allowed = ["port", "host", "protocol", "prefetch", "uses", "uses_with", "py_modules"]
+            raise ConfigError(
+                f"unknown gateway option(s) {', '.join(unknown)}; known: {', '.join(allowed + list(HttpOptions.model_fields))}"
+            )
+        current = self._gateway
+        update: dict[str, Any] = {}
+        if protocol is not None or port is not None:
+            names = protocol if protocol is not None else [p.protocol for p in current.protocols]
+            update["protocols"] = _protocols(names, port)
+        if host is not None:
+            update["host"] = host
+        if prefetch is not None:
+            update["prefetch"] = prefetch
+        if uses is not None:
+            update["uses"] = uses
+        if uses_with is not None:
+            update["uses_with"] = dict(uses_with)
+        if py_modules is not None:
+            update["py_modules"] = _as_tuple(py_modules)
+        if http:
+            update["http"] = HttpOptions.model_validate({**current.http.model_dump(), **http})
+        self._gateway = FlowGatewaySpec.model_validate({**current.model_dump(), **update})
         return self
+
+    def expose_endpoint(self, exec_endpoint: str, **kwargs: Any) -> None:
+        """Give Executor endpoint ``exec_endpoint`` its own HTTP route; ``kwargs`` (``summary``,
+        ``tags``, ``methods``, ...) go into the OpenAPI description."""
+        exposed = {**self._gateway.http.expose_endpoints, exec_endpoint: dict(kwargs)}
+        self.config_gateway(expose_endpoints=exposed)
 
     @property
     def spec(self) -> FlowSpec:
@@ -254,6 +291,7 @@ class Flow(Orchestrator):
 
     @property
     def protocol(self) -> str:
+        """The first protocol (``flow.port`` is its port)."""
         return self._gateway.protocol
 
     # -- running ---------------------------------------------------------------------------
@@ -282,20 +320,9 @@ class Flow(Orchestrator):
             )
             for e in ordered
         )
-        gateway = GatewaySpec(
-            name=f"{self.name}/gateway",
-            host=spec.gateway.host,
-            port=spec.gateway.port or 0,
-            protocol=spec.gateway.protocol,
-            nodes=nodes,
-            prefetch=spec.gateway.prefetch,
-        )
-        (self.port,) = self._group.start_batch(
-            spec.runtime, [(gateway.name, run_gateway, gateway)], spec.timeout_ready
-        )
+        gateway = GatewaySpec(name=f"{self.name}/gateway", nodes=nodes, **dict(spec.gateway))
+        self._start_gateway(gateway, spec.runtime, spec.timeout_ready)
         self._nodes = nodes
-        if not self.quiet:
-            print_banner(self.kind, spec.gateway.protocol, spec.gateway.host, self.port)
 
     def _start_workers(self, ordered: list[FlowExecutorSpec]) -> dict[str, tuple[tuple[str, ...], ...]]:
         """Start every worker of every local Executor at once; return shard -> replica addresses."""

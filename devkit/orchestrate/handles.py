@@ -14,6 +14,18 @@ from devkit.runtime import Handle, ProcessHandle, ServeFn, start
 __all__ = ["HandleGroup"]
 
 
+def _pinned(spec: Any, ports: tuple[int, ...]) -> Any:
+    """``spec`` listening where it did: a gateway on each of its protocols' ports."""
+    from devkit.spec.models import GatewaySpec
+
+    if isinstance(spec, GatewaySpec):
+        protocols = tuple(
+            p.model_copy(update={"port": port}) for p, port in zip(spec.protocols, ports, strict=True)
+        )
+        return spec.model_copy(update={"protocols": protocols})
+    return spec.model_copy(update={"port": ports[0]})
+
+
 class HandleGroup:
     """The servers an orchestrator owns. ``stop_all`` is idempotent and stops newest first.
 
@@ -49,11 +61,11 @@ class HandleGroup:
         except RuntimeFailToStart:
             self.stop_all()
             raise
-        self.ports.extend(ports)
+        self.ports.extend(port for handle in batch for port in handle.all_ports)
         if self.restart_on_crash:
-            for (name, serve, spec), handle, port in zip(items, batch, ports, strict=True):
+            for (name, serve, spec), handle in zip(items, batch, strict=True):
                 if isinstance(handle, ProcessHandle) and hasattr(spec, "model_copy"):
-                    pinned = spec.model_copy(update={"port": port})  # a restart listens where it did
+                    pinned = _pinned(spec, handle.all_ports)  # a restart listens where it did
                     self._supervise().watch(name, serve, pinned, handle, timeout)
         return ports
 

@@ -11,8 +11,9 @@ from devkit.errors import DevkitError, RuntimeFailToStart
 __all__ = ["Handle", "ServeFn", "startup_error"]
 
 #: A coroutine function that serves ``spec`` until the event is set. It calls
-#: ``on_ready(port)`` once it listens. Runtimes only call it; they never look inside.
-ServeFn = Callable[[Any, Callable[[int], None], asyncio.Event], Awaitable[None]]
+#: ``on_ready(port, *more_ports)`` once it listens (a gateway with several protocols listens
+#: on one port each). Runtimes only call it; they never look inside.
+ServeFn = Callable[[Any, Callable[..., None], asyncio.Event], Awaitable[None]]
 
 
 class Handle(Protocol):
@@ -23,6 +24,8 @@ class Handle(Protocol):
     """
 
     name: str
+    #: every port the server listens on, once ready; the first is what ``wait_ready`` returns
+    all_ports: tuple[int, ...]
 
     def wait_ready(self, timeout: float | None) -> int: ...
 

@@ -55,7 +55,7 @@ def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
                 loop.call_soon_threadsafe(stop.set)
 
         threading.Thread(target=watch_parent, name="devkit-parent-watch", daemon=True).start()
-        await serve(spec, lambda port: conn.send(("ready", port)), stop)
+        await serve(spec, lambda *ports: conn.send(("ready", *ports)), stop)
 
     try:
         asyncio.run(main())
@@ -98,6 +98,7 @@ class ProcessHandle:
         self._child_conn = child_conn
         self._port: int | None = None
         self.stopping = False  # set by stop(): the child's exit is then expected
+        self.all_ports: tuple[int, ...] = ()
 
     def start(self) -> ProcessHandle:
         self._process.start()
@@ -117,6 +118,7 @@ class ProcessHandle:
                     message = ("error", f"process exited with code {self._process.exitcode}", "")
                 if message[0] == "ready":
                     self._port = int(message[1])
+                    self.all_ports = tuple(int(port) for port in message[1:])
                     return self._port
                 raise _child_error(self.name, message)
             if not self._process.is_alive() and not self._conn.poll():

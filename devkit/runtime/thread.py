@@ -25,6 +25,7 @@ class ThreadHandle:
         self._stop_event = asyncio.Event()
         self._ready = threading.Event()
         self._port: int | None = None
+        self.all_ports: tuple[int, ...] = ()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name=f"devkit-{name}", daemon=True)
 
@@ -51,8 +52,9 @@ class ThreadHandle:
         finally:
             self._ready.set()
 
-    def _on_ready(self, port: int) -> None:
+    def _on_ready(self, port: int, *more_ports: int) -> None:
         self._port = port
+        self.all_ports = (port, *more_ports)
         self._ready.set()
 
     def wait_ready(self, timeout: float | None) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -11,7 +12,14 @@ from grpc_reflection.v1alpha import reflection
 
 from devkit.errors import PortInUseError
 
-__all__ = ["CHANNEL_OPTIONS", "GrpcServer", "serve_until_stopped", "start_grpc_server"]
+__all__ = [
+    "CHANNEL_OPTIONS",
+    "FrontEnd",
+    "FrontEnds",
+    "GrpcServer",
+    "serve_until_stopped",
+    "start_grpc_server",
+]
 
 #: Unlimited message sizes (documents can be large); never reach loopback through an HTTP
 #: proxy from the environment (a known cause of hanging readiness checks in the original).
@@ -25,6 +33,29 @@ CHANNEL_OPTIONS: list[tuple[str, int]] = [
 _SERVER_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.so_reuseport", 0)]
 
 
+class FrontEnd(Protocol):
+    """A started server of any protocol: the ports it listens on, and how to stop it."""
+
+    @property
+    def ports(self) -> tuple[int, ...]: ...
+
+    async def stop(self, grace: float | None = 5.0) -> None: ...
+
+
+class FrontEnds:
+    """Several started front-ends (one per protocol) served and stopped as one."""
+
+    def __init__(self, front_ends: Sequence[FrontEnd]) -> None:
+        self.front_ends = list(front_ends)
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return tuple(port for front_end in self.front_ends for port in front_end.ports)
+
+    async def stop(self, grace: float | None = 5.0) -> None:
+        await asyncio.gather(*(front_end.stop(grace) for front_end in self.front_ends))
+
+
 class GrpcServer:
     """A started server, its bound port and its health servicer."""
 
@@ -34,6 +65,10 @@ class GrpcServer:
         self.server = server
         self.port = port
         self.health = health_servicer
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.port,)
 
     async def stop(self, grace: float | None = 5.0) -> None:
         """Stop accepting calls, let in-flight ones finish for up to ``grace`` seconds."""
@@ -81,14 +116,14 @@ async def start_grpc_server(
 
 
 async def serve_until_stopped(
-    starting: Awaitable[GrpcServer],
-    on_ready: Callable[[int], None],
+    starting: Awaitable[FrontEnd],
+    on_ready: Callable[..., None],
     stop: asyncio.Event,
     *,
     cleanup: Callable[[], Awaitable[None]],
     grace: float = 5.0,
 ) -> None:
-    """Await the server's start, report its port, serve until ``stop`` is set, drain.
+    """Await the server's start, report its ports, serve until ``stop`` is set, drain.
 
     ``cleanup`` runs last whatever happened (a failed start included), after in-flight
     calls had ``grace`` seconds to finish.
@@ -96,7 +131,7 @@ async def serve_until_stopped(
     try:
         server = await starting
         try:
-            on_ready(server.port)
+            on_ready(*server.ports)
             await stop.wait()
         finally:
             await server.stop(grace)

@@ -21,8 +21,12 @@ __all__ = ["executor_spec_to_yaml", "load_deployment_yaml", "save_deployment_yam
 
 def _deployment_arguments() -> set[str]:
     from devkit.orchestrate.deployment import Deployment
+    from devkit.spec.models import HttpOptions
 
-    return {name for name in inspect.signature(Deployment.__init__).parameters if name != "self"}
+    named = {
+        name for name in inspect.signature(Deployment.__init__).parameters if name not in ("self", "http")
+    }
+    return named | set(HttpOptions.model_fields)  # the HTTP front-end's options
 
 
 def resolve_relative(value: Any, base: pathlib.Path) -> Any:
@@ -85,7 +89,7 @@ def save_deployment_yaml(spec: DeploymentSpec, path: str | os.PathLike[str]) -> 
     for key in ("port", "protocol", "replicas", "shards", "runtime", "retries"):
         value = getattr(spec, key)
         if value != getattr(defaults, key):
-            arguments[key] = value
+            arguments[key] = list(value) if isinstance(value, tuple) else value
     if spec.polling != defaults.polling:
         arguments["polling"] = {endpoint: value.value for endpoint, value in spec.polling.items()}
     pathlib.Path(path).write_text(yaml.safe_dump({"jtype": "Deployment", "with": arguments}, sort_keys=False))

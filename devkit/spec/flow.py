@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from devkit.errors import ConfigError
-from devkit.spec.models import DeploymentSpec, RuntimeKind, _Spec
+from devkit.spec.models import DeploymentSpec, GatewayOptions, RuntimeKind, _Spec
 
 __all__ = [
     "GATEWAY",
@@ -40,11 +40,8 @@ class FlowExecutorSpec(_Spec):
         return self.deployment.name
 
 
-class FlowGatewaySpec(_Spec):
-    host: str = "0.0.0.0"
-    port: int | None = None
-    protocol: str = "grpc"
-    prefetch: int = 0
+class FlowGatewaySpec(GatewayOptions):
+    """The gateway of a Flow as configured (``config_gateway``, YAML ``gateway:``)."""
 
 
 class FlowSpec(_Spec):

@@ -18,8 +18,8 @@ import yaml
 
 from devkit.errors import ConfigError
 from devkit.spec.deployment_yaml import executor_spec_to_yaml, resolve_relative
-from devkit.spec.flow import GATEWAY, topology_problems
-from devkit.spec.models import DeploymentSpec
+from devkit.spec.flow import GATEWAY, FlowGatewaySpec, topology_problems
+from devkit.spec.models import DeploymentSpec, HttpOptions
 from devkit.spec.yamlio import YamlDocument, read_yaml
 
 if TYPE_CHECKING:
@@ -28,7 +28,17 @@ if TYPE_CHECKING:
 __all__ = ["load_flow_yaml", "save_flow_yaml"]
 
 FLOW_KEYS = ("jtype", "version", "with", "executors", "gateway", "jcloud")
-GATEWAY_KEYS = ("port", "host", "protocol", "prefetch")
+GATEWAY_KEYS = (
+    "port",
+    "host",
+    "protocol",
+    "prefetch",
+    "uses",
+    "uses_with",
+    "with",
+    "py_modules",
+    *HttpOptions.model_fields,
+)
 _EXECUTOR_REF = re.compile(r"\$\{\{\s*executors\.([\w\-]+)\.([\w\-]+)\s*\}\}")
 
 
@@ -100,7 +110,7 @@ def load_flow_yaml(
     if doc.data.get("jtype") != "Flow":
         raise ConfigError(f"{doc.where('jtype')}: expected 'jtype: Flow', got {doc.data.get('jtype')!r}")
     with_ = dict(doc.data.get("with") or {})
-    flow_args = _parameters(Flow.__init__)
+    flow_args = _parameters(Flow.__init__) | set(HttpOptions.model_fields)  # jina takes them in ``with``
     _check_keys(doc, with_, flow_args, ("with",), "Flow 'with'")
     gateway = dict(doc.data.get("gateway") or {})
     _check_keys(doc, gateway, set(GATEWAY_KEYS), ("gateway",), "gateway")
@@ -112,6 +122,14 @@ def load_flow_yaml(
         _check_keys(doc, item, add_args, ("executors", index), f"executors[{index}]")
     flow = Flow(**{**with_, **overrides})
     if gateway:
+        if "with" in gateway:  # a custom gateway's arguments, as jina spells them in YAML
+            gateway["uses_with"] = {**gateway.pop("with"), **gateway.get("uses_with", {})}
+        if gateway.get("py_modules"):
+            modules = gateway["py_modules"]
+            modules = [modules] if isinstance(modules, str) else modules
+            gateway["py_modules"] = [resolve_relative(m, doc.base_dir) for m in modules]
+        if isinstance(gateway.get("uses"), str):
+            gateway["uses"] = resolve_relative(gateway["uses"], doc.base_dir)
         flow.config_gateway(**gateway)
     for index, item in enumerate(_resolve_refs(items, doc.source)):
         try:
@@ -154,6 +172,34 @@ def _flow_executor_to_yaml(flow: Flow) -> list[dict[str, Any]]:
     return items
 
 
+def _gateway_to_yaml(gateway: FlowGatewaySpec) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    protocols = [p.protocol for p in gateway.protocols]
+    ports = [p.port for p in gateway.protocols]
+    if protocols != ["grpc"]:
+        data["protocol"] = protocols[0] if len(protocols) == 1 else protocols
+    if any(ports):
+        data["port"] = ports[0] if len(ports) == 1 else ports
+    if gateway.host != "0.0.0.0":
+        data["host"] = gateway.host
+    if gateway.prefetch:
+        data["prefetch"] = gateway.prefetch
+    defaults = HttpOptions().model_dump()
+    data.update({k: v for k, v in gateway.http.model_dump().items() if v != defaults[k]})
+    if gateway.uses is not None:
+        if not isinstance(gateway.uses, str):
+            raise ConfigError(
+                "a Flow with a custom gateway class saves to YAML only when uses= names it as a string "
+                "('module.Class' or 'ClassName' with py_modules)"
+            )
+        data["uses"] = gateway.uses
+    if gateway.uses_with:
+        data["with"] = gateway.uses_with
+    if gateway.py_modules:
+        data["py_modules"] = list(gateway.py_modules)
+    return data
+
+
 def save_flow_yaml(flow: Flow, path: str | os.PathLike[str]) -> None:
     spec = flow.spec
     data: dict[str, Any] = {"jtype": "Flow", "version": "1"}
@@ -162,7 +208,7 @@ def save_flow_yaml(flow: Flow, path: str | os.PathLike[str]) -> None:
         with_["runtime"] = spec.runtime
     if with_:
         data["with"] = with_
-    gateway = {k: v for k, v in spec.gateway.model_dump().items() if v not in (None, 0, "grpc", "0.0.0.0")}
+    gateway = _gateway_to_yaml(spec.gateway)
     if gateway:
         data["gateway"] = gateway
     data["executors"] = _flow_executor_to_yaml(flow)

@@ -7,17 +7,22 @@ child unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "GATEWAY_PROTOCOLS",
     "DeploymentSpec",
     "ExecutorSpec",
+    "GatewayOptions",
     "GatewaySpec",
+    "HttpOptions",
     "NodeSpec",
     "Polling",
+    "ProtocolPort",
     "RuntimeKind",
     "WorkerSpec",
 ]
@@ -115,15 +120,98 @@ class NodeSpec(_Spec):
         return self.polling.get(endpoint) or self.polling.get("*") or Polling.ANY
 
 
-class GatewaySpec(_Spec):
-    """The front door: protocols, port and the topology it walks."""
+GatewayProtocol = Literal["grpc", "http", "websocket"]
+GATEWAY_PROTOCOLS: tuple[GatewayProtocol, ...] = ("grpc", "http", "websocket")
+
+
+class ProtocolPort(_Spec):
+    """One front-end of a gateway: a protocol and the port it listens on (0: any free port)."""
+
+    protocol: GatewayProtocol = "grpc"
+    port: int = 0
+
+    @classmethod
+    def parse(
+        cls, protocol: str | Sequence[str] | None, port: int | Sequence[int] | None = None
+    ) -> tuple[ProtocolPort, ...]:
+        """``protocol='http'`` or ``['grpc', 'http']`` with ``port=`` one port per protocol."""
+        names = [protocol] if isinstance(protocol, str) else list(protocol or ["grpc"])
+        unknown = [name for name in names if str(name).lower() not in GATEWAY_PROTOCOLS]
+        if unknown or not names:
+            raise ValueError(
+                f"protocol must be one or a list of {', '.join(GATEWAY_PROTOCOLS)} "
+                f"(any case), got {protocol!r}"
+            )
+        ports = [port] if isinstance(port, int) else list(port or [])
+        if ports and len(ports) != len(names):
+            raise ValueError(
+                f"{len(names)} protocols {names} need as many ports, got port={port!r}; "
+                "pass one port per protocol, in the same order"
+            )
+        lowered = [str(name).lower() for name in names]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError(f"protocol={protocol!r} lists a protocol twice; list each once")
+        return tuple(
+            cls(protocol=name, port=int(ports[i]) if ports and ports[i] is not None else 0)  # type: ignore[arg-type]
+            for i, name in enumerate(lowered)
+        )
+
+
+class HttpOptions(_Spec):
+    """What the HTTP front-end exposes (jina's gateway arguments of the same names)."""
+
+    title: str | None = None
+    description: str | None = None
+    cors: bool = False
+    no_debug_endpoints: bool = False  # hides /status and /post
+    no_crud_endpoints: bool = False  # hides /index, /search, /update, /delete
+    expose_endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    uvicorn_kwargs: dict[str, Any] = Field(default_factory=dict)
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    @field_validator("expose_endpoints", mode="before")
+    @classmethod
+    def _json_map(cls, value: Any) -> Any:
+        """jina passes ``expose_endpoints`` as a JSON string; a mapping is accepted too."""
+        if isinstance(value, str):
+            import json
+
+            return json.loads(value)
+        return {} if value is None else value
+
+    @field_validator("uvicorn_kwargs", mode="before")
+    @classmethod
+    def _dictify(cls, value: Any) -> Any:
+        return {} if value is None else dict(value)
+
+
+class GatewayOptions(_Spec):
+    """Everything ``config_gateway`` sets: front-ends, limits, HTTP options, a custom gateway."""
+
+    host: str = "0.0.0.0"
+    protocols: tuple[ProtocolPort, ...] = (ProtocolPort(),)
+    prefetch: int = 0  # 0: no limit
+    http: HttpOptions = Field(default_factory=HttpOptions)
+    uses: Any = None  # a custom Gateway class, 'module.Class', or a gateway YAML file
+    uses_with: dict[str, Any] = Field(default_factory=dict)
+    py_modules: tuple[str, ...] = ()
+
+    @property
+    def protocol(self) -> str:
+        """The first protocol: the one health checks and the implicit client use."""
+        return self.protocols[0].protocol
+
+    @property
+    def port(self) -> int:
+        return self.protocols[0].port
+
+
+class GatewaySpec(GatewayOptions):
+    """The front door: one front-end per protocol over one topology walk."""
 
     name: str = "gateway"
-    host: str = "0.0.0.0"
-    port: int = 0
-    protocol: str = "grpc"
     nodes: tuple[NodeSpec, ...] = ()
-    prefetch: int = 0  # 0: no limit
     expose_reflection: bool = True
 
 
@@ -133,8 +221,8 @@ class DeploymentSpec(_Spec):
     name: str = "executor"
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     host: str = "0.0.0.0"
-    port: int | None = None
-    protocol: str = "grpc"
+    port: int | tuple[int, ...] | None = None  # one per protocol
+    protocol: str | tuple[str, ...] = "grpc"
     replicas: int = 1
     shards: int = 1
     polling: dict[str, Polling] = Field(default_factory=lambda: {"*": Polling.ANY})
@@ -154,8 +242,33 @@ class DeploymentSpec(_Spec):
 
     @property
     def needs_front(self) -> bool:
-        """Whether a gateway must stand in front of the workers (more than one of them)."""
-        return self.replicas > 1 or self.shards > 1
+        """Whether a gateway must stand in front of the workers: more than one of them, or a
+        protocol other than gRPC alone (workers speak gRPC only)."""
+        return self.replicas > 1 or self.shards > 1 or self.protocol != "grpc"
+
+    @property
+    def protocols(self) -> tuple[ProtocolPort, ...]:
+        """The front-ends: each protocol with its port (0 where none was given)."""
+        return ProtocolPort.parse(self.protocol, self.port)
+
+    @model_validator(mode="after")
+    def _ports_match(self) -> DeploymentSpec:
+        self.protocols  # noqa: B018  # raises when ports and protocols do not pair up
+        return self
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocols(cls, value: Any) -> Any:
+        """Lower-cased; a list of one is that protocol."""
+        names = tuple(p.protocol for p in ProtocolPort.parse(value))
+        return names[0] if len(names) == 1 else names
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _ports(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return value[0] if len(value) == 1 else tuple(value)
+        return value
 
     def worker_specs(self) -> list[WorkerSpec]:
         return [

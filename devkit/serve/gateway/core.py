@@ -11,26 +11,29 @@ import asyncio
 import itertools
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
 from docarray import DocList
 from docarray.base_doc import AnyDoc
 from google.protobuf import json_format, timestamp_pb2
+from google.protobuf.message import Message
 
 from devkit.executor.decorators import DEFAULT_ENDPOINT
 from devkit.proto import jina_pb2
 from devkit.serve.answers import error_response
 from devkit.serve.connection import ExecutorUnavailableError, ReplicaSet
 from devkit.serve.gateway.peers import PeerEncoding
+from devkit.serve.info import info_proto
 from devkit.serve.merge import first_error, merge_requests
+from devkit.serve.streaming import answer_stream
 from devkit.spec.models import NodeSpec, Polling
 from devkit.spec.schema_rule import schema_mismatches
 from devkit.target import InvalidTargetExecutorError, compile_target_executor
 from devkit.wire import error_status, read_docs, write_docs
 
-__all__ = ["GATEWAY_NODE", "GatewayCore", "NodeClient"]
+__all__ = ["GATEWAY_NODE", "GatewayCore", "NoEndpointError", "NodeClient", "NotStreamableError"]
 
 log = logging.getLogger("devkit.gateway")
 
@@ -40,6 +43,10 @@ GATEWAY_NODE = "gateway"
 
 class NoEndpointError(LookupError):
     """No Executor of the topology serves the requested endpoint."""
+
+
+class NotStreamableError(LookupError):
+    """``stream_doc`` needs exactly one Executor to stream from."""
 
 
 class SchemaMismatchError(TypeError):
@@ -115,6 +122,15 @@ class NodeClient:
             edge.forget()  # it may come back as something else: ask again
             raise
 
+    def stream_doc(self, request: jina_pb2.SingleDocumentRequestProto) -> AsyncIterator[Message]:
+        return self.shards[next(self._next_shard)].stream_doc(request)
+
+    async def unreachable(self) -> list[str]:
+        down: list[str] = []
+        for shard in self.shards:
+            down.extend(f"{self.name} at {address}" for address in await shard.unreachable(timeout=5.0))
+        return down
+
     async def close(self) -> None:
         await asyncio.gather(*(shard.close() for shard in self.shards))
 
@@ -134,14 +150,21 @@ def _with_docs(request: jina_pb2.DataRequestProto, docs: DocList[Any]) -> jina_p
 
 
 class GatewayCore:
-    """Walks requests through a DAG of :class:`NodeClient` s."""
+    """Every operation a gateway front-end offers, whatever its protocol.
 
-    def __init__(self, nodes: Sequence[NodeSpec]) -> None:
+    ``post`` walks one request through the DAG of :class:`NodeClient` s, ``stream`` many;
+    ``stream_doc``, ``dry_run``, ``endpoints``, ``status`` and ``health`` answer the rest.
+    Front-ends (gRPC, HTTP, WebSocket, custom) only translate to and from their protocol.
+    """
+
+    def __init__(self, nodes: Sequence[NodeSpec], prefetch: int = 0) -> None:
         self.nodes = {spec.name: NodeClient(spec) for spec in nodes}
         self.order = [spec.name for spec in nodes]  # specs arrive topologically sorted
         needed = {need for spec in nodes if not spec.floating for need in spec.needs}
         self.outputs = [spec.name for spec in nodes if not spec.floating and spec.name not in needed]
         self._floating: set[asyncio.Task[Any]] = set()
+        self._limit = asyncio.Semaphore(prefetch) if prefetch > 0 else None
+        self._serving = False
 
     async def start(self) -> None:
         """Learn each Executor's endpoints and refuse to start on mismatched schemas."""
@@ -149,6 +172,70 @@ class GatewayCore:
         problems = schema_mismatches(self.nodes)
         if problems:
             raise SchemaMismatchError("the Flow's Executors do not fit together: " + "; ".join(problems))
+        self._serving = True
+
+    # -- the operations front-ends offer ---------------------------------------------------
+    async def post(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
+        """Answer one request under the gateway's ``prefetch`` limit; never raises."""
+        if self._limit is None:
+            return await self.process(request)
+        async with self._limit:
+            return await self.process(request)
+
+    def stream(
+        self,
+        requests: AsyncIterator[jina_pb2.DataRequestProto],
+        *,
+        in_order: bool = False,
+        prefetch: int = 0,
+    ) -> AsyncIterator[jina_pb2.DataRequestProto]:
+        """Answer a stream of requests concurrently, each exactly once (``prefetch``: per stream)."""
+        return answer_stream(requests, self.post, on_error=self._error, in_order=in_order, prefetch=prefetch)
+
+    @staticmethod
+    def _error(request: jina_pb2.DataRequestProto, exc: Exception) -> jina_pb2.DataRequestProto:
+        return error_response(request, exc, GATEWAY_NODE)
+
+    def stream_doc(self, request: jina_pb2.SingleDocumentRequestProto) -> AsyncIterator[Message]:
+        """Forward a call of a streaming endpoint (one document in, many out) to the Executor."""
+        if len(self.nodes) != 1:
+            raise NotStreamableError(
+                f"streaming endpoints need a Flow with exactly one Executor; this one has {len(self.nodes)}"
+            )
+        return next(iter(self.nodes.values())).stream_doc(request)
+
+    async def dry_run(self) -> jina_pb2.StatusProto:
+        """SUCCESS when every replica of every Executor accepts a connection and every endpoint
+        discovery succeeded; else names what failed."""
+        found = await asyncio.gather(*(node.unreachable() for node in self.nodes.values()))
+        down = [address for addresses in found for address in addresses]
+        problems = [f"unreachable: {', '.join(down)}"] if down else []
+        problems.extend(await self.discovery_problems())
+        if problems:
+            return error_status(ConnectionError("; ".join(problems)), GATEWAY_NODE)
+        return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
+
+    def status(self) -> jina_pb2.JinaInfoProto:
+        """What ``_status`` and ``GET /status`` report: versions and environment."""
+        return info_proto()
+
+    def health(self) -> bool:
+        """Serving: started and not closing."""
+        return self._serving
+
+    def endpoint_schemas(self) -> dict[str, dict[str, Any]]:
+        """Per endpoint, the request schema of the first Executor serving it and the response
+        schema of the last: what typed front-end routes validate and document."""
+        schemas: dict[str, dict[str, Any]] = {}
+        for endpoint in self.endpoints():
+            serving = [
+                node for node in self.nodes.values() if node.serves(endpoint) and node.schema_for(endpoint)
+            ]
+            if serving:
+                first, last = serving[0].schema_for(endpoint), serving[-1].schema_for(endpoint)
+                assert first is not None and last is not None
+                schemas[endpoint] = {**first, "output": last["output"]}
+        return schemas
 
     async def discovery_problems(self) -> list[str]:
         """The endpoint discoveries that failed, each tried once more first (the peer may be up now)."""
@@ -262,5 +349,6 @@ class GatewayCore:
             await asyncio.wait(list(self._floating), timeout=timeout)
 
     async def close(self) -> None:
+        self._serving = False
         await self.drain()
         await asyncio.gather(*(node.close() for node in self.nodes.values()))

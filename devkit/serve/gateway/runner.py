@@ -1,0 +1,57 @@
+"""Serving a gateway: one core, one front-end per protocol, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from devkit.serve.gateway.core import GatewayCore
+from devkit.serve.server import FrontEnd, FrontEnds, serve_until_stopped
+from devkit.spec.models import GatewaySpec
+
+__all__ = ["FRONT_ENDS", "run_gateway"]
+
+StartFrontEnd = Callable[[GatewayCore, GatewaySpec, int], Awaitable[FrontEnd]]
+
+
+def _grpc() -> StartFrontEnd:
+    from devkit.serve.gateway.grpc import start_grpc_front_end
+
+    return start_grpc_front_end
+
+
+def _http() -> StartFrontEnd:
+    from devkit.serve.gateway.http import start_http_front_end
+
+    return start_http_front_end
+
+
+#: protocol -> how to start its front-end (imported lazily: HTTP needs the ``http`` extra)
+FRONT_ENDS: dict[str, Callable[[], StartFrontEnd]] = {"grpc": _grpc, "http": _http}
+
+
+async def start_front_ends(core: GatewayCore, spec: GatewaySpec) -> FrontEnds:
+    """Start every protocol's front-end over ``core``; on a failure, stop those started."""
+    started: list[FrontEnd] = []
+    try:
+        for listener in spec.protocols:
+            start = FRONT_ENDS[listener.protocol]()
+            started.append(await start(core, spec, listener.port))
+    except BaseException:
+        await FrontEnds(started).stop(0)
+        raise
+    return FrontEnds(started)
+
+
+async def run_gateway(spec: GatewaySpec, on_ready: Callable[..., None], stop: asyncio.Event) -> None:
+    """Serve ``spec`` until ``stop`` is set; drain in-flight and floating work, then close.
+
+    ``on_ready`` gets one port per protocol, in the order of ``spec.protocols``.
+    """
+    core = GatewayCore(spec.nodes, spec.prefetch)
+
+    async def starting() -> FrontEnds:
+        await core.start()  # learns the Executors' endpoints; refuses mismatched schemas
+        return await start_front_ends(core, spec)
+
+    await serve_until_stopped(starting(), on_ready, stop, cleanup=core.close)
