@@ -5,6 +5,7 @@ client or gRPC specifics, so the gateway's replica pool can adopt it as well."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 __all__ = ["RetryPolicy"]
+
+log = logging.getLogger("devkit.retry")
 
 T = TypeVar("T")
 Retryable = Callable[[BaseException], bool]
@@ -51,7 +54,9 @@ class RetryPolicy:
         """Sleep before the next attempt, or re-raise ``exc`` when it is final."""
         if self.gives_up(attempt, exc, retryable):
             raise exc
-        await asyncio.sleep(self.delay(attempt))
+        delay = self.delay(attempt)
+        log.debug("attempt %d/%d failed (%r); retrying in %.2f s", attempt, self.max_attempts, exc, delay)
+        await asyncio.sleep(delay)
 
     async def run(self, call: Callable[[], Awaitable[T]], retryable: Retryable) -> T:
         """Await ``call()`` until it succeeds, fails for good, or attempts run out."""
@@ -73,4 +78,8 @@ class RetryPolicy:
             except Exception as exc:
                 if self.gives_up(attempt, exc, retryable):
                     raise
-                time.sleep(self.delay(attempt))
+                delay = self.delay(attempt)
+                log.debug(
+                    "attempt %d/%d failed (%r); retrying in %.2f s", attempt, self.max_attempts, exc, delay
+                )
+                time.sleep(delay)

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import orjson
 from docarray import BaseDoc, DocList
-from docarray.base_doc.io.json import orjson_dumps
 from google.protobuf import json_format
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from devkit.client.address import Address
+from devkit.client.jsonio import dumps
 from devkit.client.response import Response
 from devkit.client.transport import ConnectionSettings, OutgoingRequest, Transport
 from devkit.errors import BadRequestError, DevkitError, ExecutorError, ServerUnavailableError
@@ -67,7 +67,7 @@ def request_body(request: OutgoingRequest, *, generic: bool) -> bytes:
         if request.target_executor:
             body["targetExecutor"] = request.target_executor
     body["header"] = header
-    return orjson_dumps(body)
+    return dumps(body)
 
 
 def _header_into(header: dict[str, Any], proto: jina_pb2.DataRequestProto) -> None:
@@ -179,12 +179,16 @@ class HttpTransport(Transport):
                 except (ValueError, AttributeError):
                     routes = set()
             self._post_routes = routes
-        return "/post" in self._post_routes
+        return self.serves_post
+
+    @property
+    def serves_post(self) -> bool:
+        return "/post" in (self._post_routes or ())
 
     def route(self, endpoint: str) -> str:
         """Where a request for ``endpoint`` goes: ``/post`` when served, else jina's choice."""
         routes = self._post_routes or set()
-        if "/post" in routes:
+        if self.serves_post:
             return "/post"
         if endpoint != "/" and endpoint in routes:
             return endpoint
@@ -206,11 +210,11 @@ class HttpTransport(Transport):
         status = response.status_code
         if status == 200:
             return decode_response(orjson.loads(response.content), request, doclist_type)
-        if status == 500:
+        if status == 500 and not self.serves_post:  # jina 3.34: an Executor error is a 500
             detail = _detail(response)
             if detail is not None:
                 return executor_error_response(detail, request, doclist_type)
-        if status == 404:
+        if status == 404 and not self.serves_post:  # devkit names what it serves itself
             served = ", ".join(sorted(self._post_routes or ())) or "none listed"
             raise HttpStatusError(
                 status, self.base_url + route, f"no route for {request.endpoint} (served: {served})"
@@ -235,7 +239,7 @@ class HttpTransport(Transport):
         async with self.http.stream(
             "GET",
             endpoint,
-            content=orjson_dumps(doc),
+            content=dumps(doc),
             headers={"Accept": "text/event-stream", "Content-Type": "application/json"},
             timeout=timeout,
         ) as response:

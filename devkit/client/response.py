@@ -8,6 +8,7 @@ from docarray import DocList
 from docarray.base_doc import AnyDoc
 from google.protobuf import json_format
 
+from devkit.client.jsonio import doc_dict
 from devkit.proto import jina_pb2
 from devkit.wire import parameters_of, read_docs
 
@@ -69,7 +70,7 @@ class Response:
     def to_dict(self) -> dict[str, Any]:
         result = json_format.MessageToDict(self.proto, preserving_proto_field_name=True)
         result.pop("data", None)
-        result["data"] = [doc.dict() for doc in self.docs]
+        result["data"] = [doc_dict(doc) for doc in self.docs]
         return result
 
     def __repr__(self) -> str:

@@ -18,6 +18,7 @@ from docarray import BaseDoc, DocList
 from docarray.typing import NdArray
 
 from devkit import Client, ExecutorError
+from devkit.documents import UntypedDoc
 
 pytestmark = [pytest.mark.jina_compat, pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -76,6 +77,12 @@ def test_documents_parameters_and_batching(server: Any, client: Client) -> None:
     assert docs.n == [len(text) + 1 + offset for text in TEXTS]
     for i, doc in enumerate(docs):
         np.testing.assert_array_equal(np.asarray(doc.embedding), (np.arange(3, dtype=np.float32) + i) * 2)
+
+
+def test_schemaless_documents_are_sent_with_every_field(server: Any, client: Client) -> None:
+    docs = DocList[UntypedDoc]([UntypedDoc(id="u-1", text="plain", n=7)])
+    (doc,) = client.post("/shout", docs, {"suffix": "."})
+    assert (doc.id, doc.text) == ("u-1", "PLAIN." + ("!" if server.kind == "flow" else ""))
 
 
 def test_one_response_per_request_with_parameters_and_results(server: Any, client: Client) -> None:

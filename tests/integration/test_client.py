@@ -172,6 +172,10 @@ def test_return_responses(client):
     assert all(not response.is_error() for response in responses)
     assert len(responses[0].header.request_id) == 32
     assert responses[0].header.exec_endpoint == "/"
+    # without return_type the documents are schemaless; to_dict still has every field
+    as_dict = responses[0].to_dict()
+    assert [doc["text"] for doc in as_dict["data"]] == ["echo 0", "echo 1"]
+    assert as_dict["header"]["exec_endpoint"] == "/"
 
 
 def test_routes_through_a_gateway_list_gateway_then_executor():

@@ -1,0 +1,36 @@
+"""Documents and parameters as JSON bytes (orjson), schemaless documents included.
+
+docarray's JSON encoder cannot dump ``AnyDoc`` (nor devkit's ``UntypedDoc``): pydantic
+knows none of their fields. Their fields live in the instance's ``__dict__``, which is
+what is written here; every other document is dumped by docarray's own encoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from docarray.base_doc import AnyDoc
+from docarray.base_doc.io.json import _default_orjson
+
+__all__ = ["doc_dict", "dumps"]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, AnyDoc):
+        return value.__dict__
+    return _default_orjson(value)
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` (dicts, lists, documents, numpy arrays) as JSON bytes."""
+    try:
+        return orjson.dumps(value, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError as exc:
+        raise TypeError(f"documents and parameters must be JSON-serialisable over HTTP: {exc}") from exc
+
+
+def doc_dict(doc: Any) -> dict[str, Any]:
+    """One document as plain JSON values (tensors as lists)."""
+    result: dict[str, Any] = orjson.loads(dumps(doc))
+    return result
