@@ -21,7 +21,7 @@ from docarray import BaseDoc, DocList
 from docarray.proto import DocListProto
 from google.protobuf import empty_pb2
 
-from devkit import Client, Executor, Flow, requests
+from devkit import Client, Executor, ExecutorError, Flow, requests
 from devkit.proto import jina_pb2, jina_pb2_grpc
 from devkit.serve.info import DEVKIT_KEY
 from devkit.wire import carries_json, read_docs, write_docs
@@ -117,7 +117,7 @@ class JinaProtocolExecutor(
 
 
 @contextlib.contextmanager
-def serving(executor: JinaProtocolExecutor) -> Iterator[int]:
+def serving(executor: JinaProtocolExecutor, port: int = 0) -> Iterator[int]:
     """Serve ``executor`` on a grpc.aio server of its own loop and thread; yield its port."""
     started = threading.Event()
     state: dict[str, object] = {}
@@ -125,10 +125,10 @@ def serving(executor: JinaProtocolExecutor) -> Iterator[int]:
     async def main() -> None:
         server = grpc.aio.server()
         executor.register(server)
-        port = server.add_insecure_port("127.0.0.1:0")
+        bound = server.add_insecure_port(f"127.0.0.1:{port}")
         await server.start()
         stop = asyncio.Event()
-        state.update(port=port, loop=asyncio.get_running_loop(), stop=stop)
+        state.update(port=bound, loop=asyncio.get_running_loop(), stop=stop)
         started.set()
         await stop.wait()
         await server.stop(None)
@@ -183,6 +183,28 @@ def test_a_peer_that_says_it_is_devkit_gets_the_internal_encoding() -> None:
         with flow:
             assert _texts(flow, "ab") == ["A from a devkit peer", "B from a devkit peer"]
     assert devkit_peer.received == ["internal"] * 2
+
+
+def test_a_peer_that_comes_back_as_something_else_is_asked_again(free_port: int) -> None:
+    address = f"127.0.0.1:{free_port}"
+    devkit_peer = JinaProtocolExecutor(" from a devkit peer", status="devkit")
+    jina = JinaProtocolExecutor(" from jina")
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(contextlib.ExitStack())
+        first.enter_context(serving(devkit_peer, free_port))
+        flow = stack.enter_context(
+            Flow().add(name="upper", uses=Upper).add(name="peer", external=True, host=address)
+        )
+        client = stack.enter_context(Client(port=flow.port))
+        assert _texts(flow, "a") == ["A from a devkit peer"]
+        first.close()  # the peer goes away...
+        with pytest.raises(ExecutorError, match="could not be reached"):
+            client.post("/", TextDoc(text="b"))
+        stack.enter_context(serving(jina, free_port))  # ...and a jina Executor takes its place
+        assert _texts(flow, "c") == ["C from jina"]
+    assert devkit_peer.received == ["internal"]
+    assert jina.failures == []
+    assert jina.received == ["doclist-proto"]
 
 
 def test_a_failed_endpoint_discovery_is_logged_and_reported_by_dry_run(
