@@ -3,9 +3,10 @@
 Arguments are parsed here, at the edge, into small frozen dataclasses; everything below
 this module is called with ordinary keyword arguments, never with an argparse namespace.
 
-Exit codes: 0 on success (and after a clean shutdown on SIGINT/SIGTERM), 1 when a
-command fails (bad YAML, unknown Executor, port in use, unhealthy ping target), 2 for
-command-line usage errors (argparse's convention).
+Exit codes: 0 on success (and after a clean shutdown on SIGINT/SIGTERM, once the requests
+in flight were answered), 1 when a command fails (bad YAML, unknown Executor, port in use,
+unhealthy ping target), 2 for command-line usage errors (argparse's convention), 130 when
+a second signal forced the exit.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from devkit.client.ping import PING_TARGETS, PingCommand, ping
+from devkit.runtime.base import DEFAULT_GRACE
 
 __all__ = [
     "CheckCommand",
@@ -57,6 +60,7 @@ class ServeExecutorCommand:
     py_modules: tuple[str, ...]
     uses_with: dict[str, Any]
     runtime: str
+    grace: float | None = DEFAULT_GRACE  # None: wait for in-flight requests however long they take
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class FileCommand:
     port: int | None
     host: str | None
     runtime: str | None
+    grace: float | None = DEFAULT_GRACE
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,14 @@ def _port(text: str) -> int:
     return value
 
 
+def _grace(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    return None if value < 0 else value
+
+
 def _version() -> str:
     from devkit.serve.info import devkit_version
 
@@ -130,6 +143,14 @@ def _add_serving_options(parser: argparse.ArgumentParser, *, runtime_default: st
         choices=RUNTIMES,
         default=runtime_default,
         help="run servers in threads of this process or in child processes",
+    )
+    parser.add_argument(
+        "--grace",
+        type=_grace,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help="on Ctrl-C/SIGTERM, how long the requests in flight may take to finish before they "
+        f"are cancelled; negative waits for them however long they take (default: {DEFAULT_GRACE:g})",
     )
 
 
@@ -244,11 +265,12 @@ def to_command(args: argparse.Namespace) -> Command:
             py_modules=tuple(args.py_modules),
             uses_with=dict(args.uses_with),
             runtime=args.runtime,
+            grace=args.grace,
         )
     if args.command in ("deployment", "flow"):
-        return FileCommand(args.command, args.uses, args.port, args.host, args.runtime)
+        return FileCommand(args.command, args.uses, args.port, args.host, args.runtime, args.grace)
     if args.command == "serve":
-        return FileCommand("serve", args.path, args.port, args.host, args.runtime)
+        return FileCommand("serve", args.path, args.port, args.host, args.runtime, args.grace)
     if args.command == "ping":
         return PingCommand(
             target=args.target,
@@ -266,18 +288,39 @@ def to_command(args: argparse.Namespace) -> Command:
 
 
 # -- serving -------------------------------------------------------------------------------
+#: Seconds after the first stop signal during which further signals are taken as echoes of it:
+#: Ctrl-C reaches every process of the terminal's group, and tools that run devkit (tox)
+#: forward it and follow up with SIGTERM 0.3 s later. A signal after that forces the exit.
+FORCE_AFTER = 3.0
+
+
 @contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Set ``stop`` on SIGINT/SIGTERM; a second signal while stopping forces an exit."""
+def _stop_on_signals(stop: threading.Event, grace: float | None = DEFAULT_GRACE) -> Iterator[None]:
+    """Set ``stop`` on SIGINT/SIGTERM; a signal :data:`FORCE_AFTER` seconds later forces an exit."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    first: float | None = None
 
     def handle(signum: int, frame: object) -> None:
-        if stop.is_set():
+        nonlocal first
+        name = signal.Signals(signum).name
+        if first is None:
+            first = time.monotonic()
+            limit = "however long they take" if grace is None else f"up to {grace:g} s"
+            print(
+                f"devkit: {name} received, shutting down: answering the requests in flight ({limit}) first; "
+                f"a second signal {FORCE_AFTER:g} s or more later stops at once",
+                file=sys.stderr,
+            )
+            stop.set()
+        elif time.monotonic() - first >= FORCE_AFTER:
             raise KeyboardInterrupt
-        print(f"devkit: {signal.Signals(signum).name} received, shutting down", file=sys.stderr)
-        stop.set()
+        else:
+            print(
+                f"devkit: {name} received while stopping: still answering the requests in flight",
+                file=sys.stderr,
+            )
 
     previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -287,11 +330,18 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def serve_until_stopped(orchestrator: Any, stop: threading.Event | None = None) -> None:
-    """Start ``orchestrator``, block until ``stop`` is set or a signal arrives, then close it."""
+def serve_until_stopped(
+    orchestrator: Any, stop: threading.Event | None = None, grace: float | None = DEFAULT_GRACE
+) -> None:
+    """Start ``orchestrator``, block until ``stop`` is set or a signal arrives, then close it,
+    answering the requests in flight for up to ``grace`` seconds (None: however long)."""
     event = stop or threading.Event()
-    with _stop_on_signals(event), orchestrator:
-        orchestrator.block(event)
+    with _stop_on_signals(event, grace):
+        orchestrator.start()
+        try:
+            orchestrator.block(event)
+        finally:
+            orchestrator.close(grace)
 
 
 def _executor_deployment(command: ServeExecutorCommand) -> Any:
@@ -391,7 +441,7 @@ def run(command: Command, verbose: bool = False) -> int:
         orchestrator = _executor_deployment(command)
     else:
         orchestrator = _file_orchestrator(command)
-    serve_until_stopped(orchestrator)
+    serve_until_stopped(orchestrator, grace=command.grace)
     return 0
 
 

@@ -11,6 +11,7 @@ from devkit.client.sync_client import Client
 from devkit.orchestrate.addressing import CLIENT, AddressRewriter, Edge, rewrite
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.handles import HandleGroup
+from devkit.runtime.base import DEFAULT_GRACE
 from devkit.spec.models import GatewaySpec
 
 __all__ = ["Orchestrator", "State", "ms_to_seconds"]
@@ -91,15 +92,17 @@ class Orchestrator:
         self._state = State.STARTED
         return self
 
-    def close(self) -> None:
-        """Stop every server, newest first, letting in-flight requests finish. Idempotent."""
+    def close(self, grace: float | None = DEFAULT_GRACE) -> None:
+        """Stop every server, newest first (the gateway before the Executors it calls). Each
+        answers the requests it accepted, for up to ``grace`` seconds (None: however long
+        they take), and refuses new ones with UNAVAILABLE meanwhile. Idempotent."""
         if self._state is State.CLOSED:
             return
         self._state = State.CLOSED
         if self._client is not None:
             self._client.close()
             self._client = None
-        self._group.stop_all()
+        self._group.stop_all(grace)
 
     def __enter__(self) -> Any:
         return self.start()

@@ -10,6 +10,7 @@ from typing import Any
 from devkit.errors import RuntimeFailToStart
 from devkit.orchestrate.supervisor import Supervisor
 from devkit.runtime import Handle, ProcessHandle, ServeFn, start
+from devkit.runtime.base import DEFAULT_GRACE
 
 __all__ = ["HandleGroup"]
 
@@ -82,7 +83,8 @@ class HandleGroup:
                 return
         self.handles.append(new)
 
-    def stop_all(self) -> None:
+    def stop_all(self, grace: float | None = DEFAULT_GRACE) -> None:
+        """Stop every server, newest first, each draining for up to ``grace`` seconds."""
         with self._lock:
             supervisor, self._supervisor = self._supervisor, None
             if supervisor is not None:
@@ -94,7 +96,7 @@ class HandleGroup:
                     break
                 handle = self.handles.pop()
             try:
-                handle.stop()
+                handle.stop(grace=grace)
             except Exception as exc:
                 errors.append(f"{handle.name}: {exc}")
         if supervisor is not None:

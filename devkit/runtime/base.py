@@ -8,7 +8,22 @@ from typing import Any, Protocol
 
 from devkit.errors import DevkitError, RuntimeFailToStart
 
-__all__ = ["Handle", "ServeFn", "startup_error"]
+__all__ = [
+    "DEFAULT_GRACE",
+    "STOP_MARGIN",
+    "Handle",
+    "ServeFn",
+    "StopEvent",
+    "grace_of",
+    "startup_error",
+    "stop_timeout",
+]
+
+#: Seconds a stopping server lets the requests it accepted finish (Kubernetes' default
+#: termination grace period); what is still running then is cancelled.
+DEFAULT_GRACE = 30.0
+#: Seconds a handle waits, beyond the grace, for its server to close and exit.
+STOP_MARGIN = 10.0
 
 #: A coroutine function that serves ``spec`` until the event is set. It calls
 #: ``on_ready(port, *more_ports)`` once it listens (a gateway with several protocols listens
@@ -16,11 +31,34 @@ __all__ = ["Handle", "ServeFn", "startup_error"]
 ServeFn = Callable[[Any, Callable[..., None], asyncio.Event], Awaitable[None]]
 
 
+class StopEvent(asyncio.Event):
+    """Set to stop a server; :attr:`grace` says how long it drains (None: until done)."""
+
+    grace: float | None = DEFAULT_GRACE
+
+    def stop(self, grace: float | None = DEFAULT_GRACE) -> None:
+        self.grace = grace
+        self.set()
+
+
+def grace_of(stop: asyncio.Event) -> float | None:
+    """The grace asked for with ``stop`` (:data:`DEFAULT_GRACE` for a plain event)."""
+    return stop.grace if isinstance(stop, StopEvent) else DEFAULT_GRACE
+
+
+def stop_timeout(timeout: float | None, grace: float | None) -> float | None:
+    """How long ``Handle.stop`` waits: ``timeout`` if given, else the grace plus a margin."""
+    if timeout is not None:
+        return timeout
+    return None if grace is None else grace + STOP_MARGIN
+
+
 class Handle(Protocol):
     """A server started by a runtime.
 
     ``wait_ready`` returns the bound port or raises ``RuntimeFailToStart`` naming the
-    server and the cause; ``stop`` is idempotent and returns once nothing is left running.
+    server and the cause; ``stop`` is idempotent and returns once nothing is left running:
+    the server answers the requests it accepted for up to ``grace`` seconds first.
     """
 
     name: str
@@ -29,7 +67,7 @@ class Handle(Protocol):
 
     def wait_ready(self, timeout: float | None) -> int: ...
 
-    def stop(self, timeout: float = 10.0) -> None: ...
+    def stop(self, timeout: float | None = None, *, grace: float | None = DEFAULT_GRACE) -> None: ...
 
     def is_alive(self) -> bool: ...
 

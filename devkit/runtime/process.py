@@ -5,8 +5,10 @@ fork from multiprocessing's fork server, a clean process that imported devkit on
 child is ready in tens of milliseconds instead of re-importing docarray and grpc (~1 s).
 The fork server lives as long as the parent process, like multiprocessing's resource
 tracker. ``DEVKIT_START_METHOD=spawn`` starts every child from scratch instead.
-The child reports readiness or its start-up error through a pipe and stops when the parent
-asks, when the parent's end of the pipe closes, or on SIGTERM.
+The child reports readiness or its start-up error through a pipe and stops (draining for the
+grace the parent sends) when the parent asks, when the parent's end of the pipe closes, or
+on SIGTERM. It ignores SIGINT: Ctrl-C in a terminal reaches the whole process group, and the
+parent stops its servers in order (gateway first, so it can still reach every Executor).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from devkit.errors import DevkitError, RuntimeFailToStart
-from devkit.runtime.base import ServeFn, startup_error
+from devkit.runtime.base import DEFAULT_GRACE, ServeFn, StopEvent, startup_error, stop_timeout
 
 __all__ = ["ProcessHandle", "start_process"]
 
@@ -42,17 +44,21 @@ def _context(start_method: str) -> Any:
 
 
 def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides (see the module docstring)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
+        stop = StopEvent()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        loop.add_signal_handler(signal.SIGINT, stop.set)
 
         def watch_parent() -> None:
+            grace: float | None = DEFAULT_GRACE
             with contextlib.suppress(EOFError, OSError):
-                conn.recv()  # "stop", or EOFError once the parent is gone
+                message = conn.recv()  # ("stop", grace), or EOFError once the parent is gone
+                if isinstance(message, tuple) and message[0] == "stop":
+                    grace = message[1]
             with contextlib.suppress(RuntimeError):  # the loop may have closed already (failed start)
-                loop.call_soon_threadsafe(stop.set)
+                loop.call_soon_threadsafe(stop.stop, grace)
 
         threading.Thread(target=watch_parent, name="devkit-parent-watch", daemon=True).start()
         await serve(spec, lambda *ports: conn.send(("ready", *ports)), stop)
@@ -131,14 +137,16 @@ class ProcessHandle:
                     "raise timeout_ready if its Executor needs longer to load"
                 )
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float | None = None, *, grace: float | None = DEFAULT_GRACE) -> None:
+        """Ask the child to drain for up to ``grace`` seconds and exit; wait ``timeout``
+        (default: grace + margin), then terminate, then kill it."""
         self.stopping = True
         if self._process.pid is None:
             return
         if self._process.is_alive():
             with contextlib.suppress(OSError, ValueError):
-                self._conn.send("stop")
-            self._process.join(timeout)
+                self._conn.send(("stop", grace))
+            self._process.join(stop_timeout(timeout, grace))
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(2.0)

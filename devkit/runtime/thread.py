@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from devkit.errors import RuntimeFailToStart
-from devkit.runtime.base import ServeFn, startup_error
+from devkit.runtime.base import DEFAULT_GRACE, ServeFn, StopEvent, startup_error, stop_timeout
 
 __all__ = ["ThreadHandle", "start_thread"]
 
@@ -22,7 +22,7 @@ class ThreadHandle:
         self._serve = serve
         self._spec = spec
         self._loop = asyncio.new_event_loop()
-        self._stop_event = asyncio.Event()
+        self._stop_event = StopEvent()
         self._ready = threading.Event()
         self._port: int | None = None
         self.all_ports: tuple[int, ...] = ()
@@ -72,14 +72,16 @@ class ThreadHandle:
             raise RuntimeFailToStart(f"{self.name} stopped before it was ready")
         return self._port
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float | None = None, *, grace: float | None = DEFAULT_GRACE) -> None:
+        """Drain for up to ``grace`` seconds, then stop; wait ``timeout`` (default: grace + margin)."""
         if self._thread.is_alive() and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed in between
-                self._loop.call_soon_threadsafe(self._stop_event.set)
+                self._loop.call_soon_threadsafe(self._stop_event.stop, grace)
+        wait = stop_timeout(timeout, grace)
         if self._thread.ident is not None:
-            self._thread.join(timeout)
+            self._thread.join(wait)
         if self._thread.is_alive():
-            raise RuntimeError(f"{self.name} did not stop within {timeout:g} s")
+            raise RuntimeError(f"{self.name} did not stop within {wait:g} s")
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()

@@ -1,16 +1,20 @@
-"""Starting a grpc.aio server with the options every devkit server shares."""
+"""Starting a grpc.aio server with the options every devkit server shares, and stopping it
+after the requests it accepted were answered (see :mod:`devkit.serve.drain`)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from devkit.errors import PortInUseError
+from devkit.runtime.base import DEFAULT_GRACE, grace_of
+from devkit.serve.drain import Gate, GatedServer
 
 __all__ = [
     "CHANNEL_OPTIONS",
@@ -20,6 +24,12 @@ __all__ = [
     "serve_until_stopped",
     "start_grpc_server",
 ]
+
+log = logging.getLogger("devkit.serve")
+
+#: Seconds grpc gets, once every accepted request was answered, to finish writing the last
+#: answers; calls still open then (idle ``Call`` streams) are cancelled.
+_SETTLE = 1.0
 
 #: Unlimited message sizes (documents can be large); never reach loopback through an HTTP
 #: proxy from the environment (a known cause of hanging readiness checks in the original).
@@ -39,7 +49,7 @@ class FrontEnd(Protocol):
     @property
     def ports(self) -> tuple[int, ...]: ...
 
-    async def stop(self, grace: float | None = 5.0) -> None: ...
+    async def stop(self, grace: float | None = DEFAULT_GRACE) -> None: ...
 
 
 class FrontEnds:
@@ -52,28 +62,48 @@ class FrontEnds:
     def ports(self) -> tuple[int, ...]:
         return tuple(port for front_end in self.front_ends for port in front_end.ports)
 
-    async def stop(self, grace: float | None = 5.0) -> None:
+    async def stop(self, grace: float | None = DEFAULT_GRACE) -> None:
         await asyncio.gather(*(front_end.stop(grace) for front_end in self.front_ends))
 
 
 class GrpcServer:
-    """A started server, its bound port and its health servicer."""
+    """A started server, its bound port, its health servicer and the gate of its calls."""
 
     def __init__(
-        self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer
+        self,
+        server: grpc.aio.Server,
+        port: int,
+        health_servicer: health.aio.HealthServicer,
+        gate: Gate,
     ) -> None:
         self.server = server
         self.port = port
         self.health = health_servicer
+        self.gate = gate
 
     @property
     def ports(self) -> tuple[int, ...]:
         return (self.port,)
 
-    async def stop(self, grace: float | None = 5.0) -> None:
-        """Stop accepting calls, let in-flight ones finish for up to ``grace`` seconds."""
+    async def stop(self, grace: float | None = DEFAULT_GRACE) -> None:
+        """Drain: health says NOT_SERVING, new calls get UNAVAILABLE, and the requests already
+        accepted get up to ``grace`` seconds (None: as long as they take) to be answered;
+        whatever is left then is cancelled. Then the server stops."""
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+        gate = self.gate
+        if gate.in_flight:
+            log.info(
+                "%s is stopping: answering the %d requests in flight first (grace %s)",
+                gate.what,
+                gate.in_flight,
+                "unlimited" if grace is None else f"{grace:g} s",
+            )
+        left = await gate.drain(grace)
+        if left:
+            log.warning(
+                "%s: %d requests still in flight after the %g s grace are cancelled", gate.what, left, grace
+            )
+        await self.server.stop(0 if left else _SETTLE)
 
 
 async def start_grpc_server(
@@ -90,7 +120,9 @@ async def start_grpc_server(
     names the server in the error raised when the port is taken.
     """
     server = grpc.aio.server(options=_SERVER_OPTIONS)
-    service_names = list(register(server))
+    gate = Gate(what)
+    # servicers register as on a plain server; their handlers pass the gate (health does not)
+    service_names = list(register(cast(grpc.aio.Server, GatedServer(server, gate))))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if reflection_enabled:
@@ -112,7 +144,7 @@ async def start_grpc_server(
     await server.start()
     for name in ["", *service_names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return GrpcServer(server, bound, health_servicer)
+    return GrpcServer(server, bound, health_servicer, gate)
 
 
 async def serve_until_stopped(
@@ -121,12 +153,11 @@ async def serve_until_stopped(
     stop: asyncio.Event,
     *,
     cleanup: Callable[[], Awaitable[None]],
-    grace: float = 5.0,
 ) -> None:
     """Await the server's start, report its ports, serve until ``stop`` is set, drain.
 
-    ``cleanup`` runs last whatever happened (a failed start included), after in-flight
-    calls had ``grace`` seconds to finish.
+    The drain lasts up to the grace the stop asked for (:func:`grace_of`). ``cleanup`` runs
+    last whatever happened (a failed start included).
     """
     try:
         server = await starting
@@ -134,6 +165,6 @@ async def serve_until_stopped(
             on_ready(*server.ports)
             await stop.wait()
         finally:
-            await server.stop(grace)
+            await server.stop(grace_of(stop))
     finally:
         await cleanup()
