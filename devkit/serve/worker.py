@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -15,6 +14,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from devkit.executor.base import Executor
 from devkit.proto import jina_pb2
 from devkit.serve.answers import error_response
+from devkit.serve.environment import hold_env
 from devkit.serve.handler import ExecutorHandler
 from devkit.serve.info import info_proto
 from devkit.serve.server import serve_until_stopped, start_grpc_server
@@ -144,28 +144,9 @@ class WorkerServicer:
         return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
 
 
-def _apply_env(env: dict[str, str]) -> Callable[[], None]:
-    """Set ``env`` for the Executor; return what puts the previous values back.
-
-    On the process runtime the child's environment is its own; on the thread runtime it is
-    the test process's, which must not keep an Executor's variables after it stopped.
-    """
-    previous = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-
-    def restore() -> None:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-    return restore
-
-
 async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: asyncio.Event) -> None:
     """Build the Executor, serve it until ``stop`` is set, then drain and close it."""
-    restore_env = _apply_env(spec.executor.env)
+    restore_env = hold_env(spec.executor.env, spec.display_name)
     runtime_args = {
         "name": spec.name,
         "replicas": spec.replicas,
