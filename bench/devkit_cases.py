@@ -74,7 +74,7 @@ def payloads(docs_per_batch: int) -> tuple[bytes, bytes]:
 
     def encoded(count: int) -> bytes:
         docs = DocList[TextDoc]([TextDoc(text=f"doc {i}") for i in range(count)])
-        return new_request("/", docs, use_json=True).SerializeToString()
+        return new_request("/", docs, devkit_peer=True).SerializeToString()
 
     return encoded(1), encoded(docs_per_batch)
 

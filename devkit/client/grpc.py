@@ -43,14 +43,14 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, grpc.RpcError) and getattr(exc, "code", lambda: None)() in _RETRYABLE
 
 
-def _encode(request: OutgoingRequest, use_json: bool) -> jina_pb2.DataRequestProto:
+def _encode(request: OutgoingRequest, devkit_peer: bool) -> jina_pb2.DataRequestProto:
     return new_request(
         request.endpoint,
         request.docs,
         request.parameters,
         target_executor=request.target_executor,
         request_id=request.request_id,
-        use_json=use_json,
+        devkit_peer=devkit_peer,
     )
 
 
@@ -123,14 +123,14 @@ class GrpcTransport(Transport):
         window: int,
         timeout: float | None,
     ) -> AsyncGenerator[Response, None]:
-        use_json = self.known_devkit_peer
+        devkit_peer = self.known_devkit_peer
         room = asyncio.Semaphore(window) if window > 0 else None
 
         async def protos() -> AsyncIterator[jina_pb2.DataRequestProto]:
             async for request in requests:
                 if room is not None:
                     await room.acquire()
-                yield _encode(request, use_json)
+                yield _encode(request, devkit_peer)
 
         call = self._call(protos(), timeout=timeout, metadata=self.metadata)
         try:

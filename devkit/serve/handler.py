@@ -22,7 +22,7 @@ from devkit.executor.base import Executor
 from devkit.executor.endpoint import Endpoint
 from devkit.proto import jina_pb2
 from devkit.serve.sync_thread import SyncThread
-from devkit.wire import RESULTS_KEY, carries_json, error_status, parameters_of, read_docs, write_docs
+from devkit.wire import RESULTS_KEY, carries_codec, error_status, parameters_of, read_docs, write_docs
 
 __all__ = ["ExecutorHandler"]
 
@@ -115,7 +115,7 @@ class ExecutorHandler:
         response: jina_pb2.DataRequestProto,
         deadline: float | None,
     ) -> None:
-        use_json = carries_json(response)
+        devkit_peer = carries_codec(response)  # answer in the encoding the sender used
         docs = self._decode(response, endpoint, endpoint_name)
         kwargs: dict[str, Any] = {}
         if endpoint.wants("parameters"):
@@ -144,7 +144,7 @@ class ExecutorHandler:
                 kwargs["docs"] = docs
             returned = await self._call(endpoint, kwargs, deadline)
             out_docs, results = self._interpret(endpoint, returned, docs)
-        write_docs(response, out_docs, use_json=use_json)
+        write_docs(response, out_docs, devkit_peer=devkit_peer)
         if results is not None:
             self._store_results(response, results)
 

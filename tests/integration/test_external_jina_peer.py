@@ -24,7 +24,7 @@ from google.protobuf import empty_pb2
 from devkit import Client, Executor, ExecutorError, Flow, requests
 from devkit.proto import jina_pb2, jina_pb2_grpc
 from devkit.serve.info import DEVKIT_KEY
-from devkit.wire import carries_json, read_docs, write_docs
+from devkit.wire import carries_codec, read_docs, write_docs
 
 
 class TextDoc(BaseDoc):
@@ -73,7 +73,7 @@ class JinaProtocolExecutor(
             jina_pb2_grpc.add_JinaInfoRPCServicer_to_server(self, server)
 
     def _decode(self, request: jina_pb2.DataRequestProto) -> DocList[TextDoc]:
-        self.received.append("internal" if carries_json(request) else "doclist-proto")
+        self.received.append("internal" if carries_codec(request) else "doclist-proto")
         if self.status == "devkit":
             return read_docs(request, DocList[TextDoc])
         data = request.data
@@ -91,7 +91,7 @@ class JinaProtocolExecutor(
             await context.abort(grpc.StatusCode.INTERNAL, f"cannot decode the documents: {exc!r}")
         for doc in docs:
             doc.text += self.suffix
-        write_docs(request, docs, use_json=self.status == "devkit" and carries_json(request))
+        write_docs(request, docs, devkit_peer=self.status == "devkit" and carries_codec(request))
         return request
 
     async def process_data(

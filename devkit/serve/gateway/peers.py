@@ -21,7 +21,7 @@ from docarray.base_doc import AnyDoc
 from devkit.proto import jina_pb2
 from devkit.serve.connection import ReplicaSet
 from devkit.serve.info import is_devkit_peer
-from devkit.wire import carries_json, read_docs, write_docs
+from devkit.wire import carries_codec, read_docs, write_docs
 
 __all__ = ["DocEncoding", "PeerEncoding", "carries_internal", "to_doclist_proto"]
 
@@ -40,7 +40,7 @@ class DocEncoding(enum.Enum):
 
 def carries_internal(request: jina_pb2.DataRequestProto) -> bool:
     """Whether ``request``'s documents are in devkit's internal encoding."""
-    return carries_json(request)
+    return carries_codec(request)
 
 
 def to_doclist_proto(request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
