@@ -63,7 +63,10 @@ class Executor:
         metas = dict(metas or {})
         runtime = dict(runtime_args or {})
         self.metas = SimpleNamespace(
-            name=metas.pop("name", None) or runtime.get("name") or type(self).__name__,
+            # runtime_args.name is the replica's (``encoder/rep-0``); the Executor's is its first part
+            name=metas.pop("name", None)
+            or str(runtime.get("name") or "").split("/")[0]
+            or type(self).__name__,
             description=metas.pop("description", None),
             py_modules=metas.pop("py_modules", None),
             workspace=metas.pop("workspace", None),

@@ -144,11 +144,17 @@ class WorkerServicer:
         return jina_pb2.StatusProto(code=jina_pb2.StatusProto.SUCCESS)
 
 
+def replica_name(spec: WorkerSpec) -> str:
+    """jina's name for one copy of an Executor: ``encoder/rep-0``, ``encoder/shard-1/rep-0``."""
+    shard = f"/shard-{spec.shard_id}" if spec.shards > 1 else ""
+    return f"{spec.name}{shard}/rep-{spec.replica_id}"
+
+
 async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: asyncio.Event) -> None:
     """Build the Executor, serve it until ``stop`` is set, then drain and close it."""
     restore_env = hold_env(spec.executor.env, spec.display_name)
     runtime_args = {
-        "name": spec.name,
+        "name": replica_name(spec),
         "replicas": spec.replicas,
         "shards": spec.shards,
         "shard_id": spec.shard_id,
