@@ -1,7 +1,9 @@
 """The Client against a live Deployment: inputs, batching, callbacks, ordering, errors, retries."""
 
 import asyncio
+import contextlib
 import random
+import socket
 import threading
 import time
 
@@ -38,18 +40,25 @@ class Echo(Executor):
 
 
 class InFlight(Executor):
-    """Records how many requests it handles at the same time."""
+    """Records how many requests it handles at the same time. With ``parameters={'together': n}``
+    a request waits until n were in at once, so an overlap is certain, not a matter of timing."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.current = 0
         self.most = 0
+        self.changed: asyncio.Condition | None = None  # made on the serving loop
 
     @requests
-    async def work(self, docs: DocList[TextDoc], **kwargs):
-        self.current += 1
-        self.most = max(self.most, self.current)
-        await asyncio.sleep(0.02)
+    async def work(self, docs: DocList[TextDoc], parameters: dict, **kwargs):
+        together = int(parameters.get("together", 1))
+        self.changed = self.changed or asyncio.Condition()
+        async with self.changed:
+            self.current += 1
+            self.most = max(self.most, self.current)
+            self.changed.notify_all()
+            await asyncio.wait_for(self.changed.wait_for(lambda: self.most >= together), 30)
+        await asyncio.sleep(0)  # let any other request that is ready come in
         self.current -= 1
         return {"most": self.most}
 
@@ -207,7 +216,9 @@ def test_results_in_order_with_replicas():
 
 def test_prefetch_limits_requests_in_flight():
     with Deployment(uses=InFlight, quiet=True) as dep, Client(port=dep.port, prefetch=2) as client:
-        responses = client.post("/", texts(12), request_size=1, return_responses=True)
+        responses = client.post(
+            "/", texts(12), request_size=1, parameters={"together": 2}, return_responses=True
+        )
     most = max(response.parameters["__results__"]["executor/rep-0"]["most"] for response in responses)
     assert most == 2
 
@@ -229,31 +240,39 @@ def test_server_not_there_is_server_unavailable(free_port):
 
 
 def test_retries_reach_a_server_that_starts_late(free_port):
+    # The port first belongs to a socket that hangs up on the client: its first attempt
+    # surely fails. Only then does the Deployment start there; the client's retries reach it.
+    doorman = socket.create_server(("127.0.0.1", free_port))
     started = threading.Event()
     stop = threading.Event()
 
-    def serve_later():
-        time.sleep(0.3)
-        with Deployment(uses=Echo, port=free_port, quiet=True) as dep:
+    def serve_after_the_first_attempt():
+        with doorman:
+            connection, _ = doorman.accept()
+            connection.close()
+        with Deployment(uses=Echo, port=free_port, host="127.0.0.1", quiet=True) as dep:
             started.set()
             dep.block(stop)
 
-    server = threading.Thread(target=serve_later)
+    server = threading.Thread(target=serve_after_the_first_attempt)
     server.start()
     try:
         with Client(port=free_port) as client:
             result = client.post(
                 "/",
                 texts(2),
-                max_attempts=10,
-                initial_backoff=0.2,
-                max_backoff=0.5,
+                max_attempts=200,  # a budget no slow start exhausts; the test's timeout bounds it
+                initial_backoff=0.05,
+                max_backoff=0.2,
                 return_type=DocList[TextDoc],
             )
         assert result.text == ["echo 0", "echo 1"]
         assert started.is_set()
     finally:
         stop.set()
+        if not started.is_set():  # the client never came: let the doorman go
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", free_port)).close()
         server.join()
 
 

@@ -61,6 +61,7 @@ class Concurrency:
     lock = threading.Lock()
     now = 0
     peak = 0
+    together = threading.Barrier(1)
 
     @classmethod
     def enter(cls) -> None:
@@ -75,11 +76,14 @@ class Concurrency:
 
 
 class Counted(Executor):
+    """Counts the calls it serves at once; each waits until ``Concurrency.together`` calls are
+    inside, so overlapping is certain rather than a matter of timing (thread runtime)."""
+
     @requests
     async def counted(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
         Concurrency.enter()
         try:
-            await asyncio.sleep(0.1)
+            await asyncio.to_thread(Concurrency.together.wait, 30)
         finally:
             Concurrency.leave()
 
@@ -87,7 +91,8 @@ class Counted(Executor):
 @pytest.fixture
 def concurrency():
     Concurrency.now = Concurrency.peak = 0
-    return Concurrency
+    yield Concurrency
+    Concurrency.together = threading.Barrier(1)
 
 
 # -- ERR-1 / ERR-2: Executor errors ---------------------------------------------------------
@@ -169,6 +174,7 @@ def test_without_retries_an_unreachable_replica_fails_naming_its_address():
 
 # -- GW-31: prefetch ------------------------------------------------------------------------
 def test_gateway_prefetch_limits_concurrent_executor_calls(concurrency):
+    concurrency.together = threading.Barrier(2)  # calls pass in pairs; a third at once would show
     f = Flow(quiet=True).config_gateway(prefetch=2).add(uses=Counted)
     with f:
         f.post("/", DocList[TextDoc]([TextDoc() for _ in range(12)]), request_size=1)
@@ -176,6 +182,7 @@ def test_gateway_prefetch_limits_concurrent_executor_calls(concurrency):
 
 
 def test_without_gateway_prefetch_requests_overlap(concurrency):
+    concurrency.together = threading.Barrier(3)  # breaks (and the test fails) unless 3 overlap
     with Flow(quiet=True).add(uses=Counted) as f:
         f.post("/", DocList[TextDoc]([TextDoc() for _ in range(12)]), request_size=1)
     assert concurrency.peak > 2

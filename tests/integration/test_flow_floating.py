@@ -1,8 +1,9 @@
 """Floating Executors (FLOW-15, FLOW-16): the response does not wait for them; closing does."""
 
 import pathlib
-import time
+import threading
 
+import pytest
 from docarray import BaseDoc, DocList
 
 from devkit import Executor, Flow, requests
@@ -20,8 +21,16 @@ class FastChangingExecutor(Executor):
             doc.text = "Hello World"
 
 
+#: Set when SlowChangingExecutor received a request; it then waits for RELEASE, which is set
+#: unless a test holds it (the `held` fixture). Events work across threads: thread runtime only.
+RECEIVED = threading.Event()
+RELEASE = threading.Event()
+RELEASE.set()
+
+
 class SlowChangingExecutor(Executor):
-    """Sleeps 2 s, then records what it received in ``marker`` (the floating side effect)."""
+    """Waits until the test releases it, then records what it received in ``marker`` (the
+    floating side effect)."""
 
     def __init__(self, marker: str, **kwargs):
         super().__init__(**kwargs)
@@ -29,7 +38,8 @@ class SlowChangingExecutor(Executor):
 
     @requests()
     def foo(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
-        time.sleep(2)
+        RECEIVED.set()
+        RELEASE.wait(30)
         with self.marker.open("a") as out:
             out.write(f"Received {docs.text}\n")
         for doc in docs:
@@ -44,7 +54,16 @@ def floating_of(flow: Flow) -> dict[str, bool]:
     return {e.name: e.floating for e in flow.spec.executors}
 
 
-def test_response_does_not_wait_for_a_floating_executor_but_close_does(tmp_path):
+@pytest.fixture
+def held():
+    """SlowChangingExecutor holds every request until the test (or this fixture) lets go."""
+    RECEIVED.clear()
+    RELEASE.clear()
+    yield
+    RELEASE.set()
+
+
+def test_response_does_not_wait_for_a_floating_executor_but_close_does(tmp_path, held):
     marker = tmp_path / "floating.log"
     f = (
         Flow(quiet=True)
@@ -62,7 +81,9 @@ def test_response_does_not_wait_for_a_floating_executor_but_close_does(tmp_path)
             on="/endpoint", inputs=DocList[TextDoc]([TextDoc(), TextDoc()]), return_type=DocList[TextDoc]
         )
         assert response.text == ["Hello World", "Hello World"]
-        assert not marker.exists()  # the floating Executor is still sleeping
+        assert RECEIVED.wait(30)  # the floating Executor has the request ...
+        assert not marker.exists()  # ... and is still holding it: the response did not wait
+        RELEASE.set()
     # leaving `with` waited for the floating Executor to finish the request it was sent
     assert marker.read_text() == "Received ['', '']\n"
 

@@ -1,7 +1,7 @@
 """Flow topology: ``needs``, ``needs_all``, parallel branches, joins, and checks before start."""
 
 import asyncio
-import time
+import threading
 
 import pytest
 from docarray import BaseDoc, DocList
@@ -70,14 +70,18 @@ class PrintDocuments(Executor):
         return docs
 
 
-class Sleeper(Executor):
-    """Sleeps 0.5 s and records when it started and stopped (wall clock)."""
+#: Two parallel branches meet here: each waits until the other is running too.
+BRANCHES_MEET = threading.Barrier(2)
+
+
+class Rendezvous(Executor):
+    """Answers only once the Rendezvous of the other branch is running too (thread runtime);
+    if the branches ran one after the other, the barrier would break after 30 s."""
 
     @requests
-    async def sleep(self, docs: DocList[TextDoc], **kwargs):
-        start = time.time()
-        await asyncio.sleep(0.5)
-        return {"start": start, "end": time.time()}
+    async def meet(self, docs: DocList[TextDoc], **kwargs):
+        arrived = await asyncio.to_thread(BRANCHES_MEET.wait, 30)
+        return {"arrived": arrived}
 
 
 class SimpleStrDoc(BaseDoc):
@@ -191,16 +195,16 @@ def test_parallel_branches_run_concurrently():
     f = (
         Flow(quiet=True)
         .add(name="split")
-        .add(uses=Sleeper, name="left", needs="split")
-        .add(uses=Sleeper, name="right", needs="split")
+        .add(uses=Rendezvous, name="left", needs="split")
+        .add(uses=Rendezvous, name="right", needs="split")
         .needs_all(name="join")
     )
+    BRANCHES_MEET.reset()
     with f:
         (response,) = f.post("/", TextDoc(), return_responses=True)
     results = response.parameters["__results__"]
-    left, right = results["left/rep-0"], results["right/rep-0"]
-    # each sleeper started before the other one finished: their intervals overlap
-    assert left["start"] < right["end"] and right["start"] < left["end"]
+    # both branches were inside their Executor at the same time: one arrived first, one second
+    assert sorted([results["left/rep-0"]["arrived"], results["right/rep-0"]["arrived"]]) == [0, 1]
 
 
 # -- FLOW-8 / FLOW-9: passthrough Executors and document propagation -------------------------
