@@ -94,4 +94,4 @@ class ExecutorUnreachableError(ExecutorError, ConnectionError):
     """
 
     #: exception names the gateway reports for failures of the network, not of the Executor
-    REMOTE_NAMES = frozenset({"ExecutorUnavailableError"})
+    REMOTE_NAMES = frozenset({"ExecutorUnavailableError", "ExecutorTimeoutError"})

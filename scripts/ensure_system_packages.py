@@ -1,6 +1,7 @@
-"""Install the few system libraries the test suite needs, when they are missing.
+"""Install the few system libraries and commands the test suite needs, when they are missing.
 
-Run by tox before the tests. PNG plots need the cairo library (used by cairosvg). On a
+Run by tox before the tests. PNG plots need the cairo library (used by cairosvg); the HTTP
+gateway tests run the docs' curl examples with curl. On a
 Debian-like machine where we are root, a missing library is installed with apt-get;
 elsewhere the script says what to install and exits non-zero.
 """
@@ -15,10 +16,15 @@ import sys
 
 #: shared library name -> Debian package providing it
 NEEDED = {"cairo": "libcairo2"}
+#: command -> Debian package providing it
+COMMANDS = {"curl": "curl"}
 
 
 def main() -> int:
     missing = {lib: package for lib, package in NEEDED.items() if ctypes.util.find_library(lib) is None}
+    missing.update(
+        {command: package for command, package in COMMANDS.items() if shutil.which(command) is None}
+    )
     if not missing:
         return 0
     packages = sorted(set(missing.values()))

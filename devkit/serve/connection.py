@@ -33,7 +33,7 @@ from grpc_health.v1 import health_pb2
 from devkit.proto import jina_pb2
 from devkit.serve.server import CHANNEL_OPTIONS
 
-__all__ = ["ExecutorUnavailableError", "ReplicaSet", "open_channel"]
+__all__ = ["ExecutorTimeoutError", "ExecutorUnavailableError", "ReplicaSet", "open_channel"]
 
 log = logging.getLogger("devkit.gateway")
 
@@ -45,6 +45,10 @@ class ExecutorUnavailableError(ConnectionError):
         self.executor = executor
         self.code = code
         super().__init__(f"Executor {executor!r} could not be reached: {detail}")
+
+
+class ExecutorTimeoutError(ExecutorUnavailableError):
+    """An Executor did not answer within ``timeout_send`` (HTTP gateways answer 504, not 503)."""
 
 
 #: A private subchannel pool per channel: a replacement channel must not share the old
@@ -235,7 +239,7 @@ class ReplicaSet:
             except grpc.aio.AioRpcError as exc:
                 last = exc
                 if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise ExecutorUnavailableError(
+                    raise ExecutorTimeoutError(
                         self.executor,
                         f"no answer from {replica.address} "
                         + (

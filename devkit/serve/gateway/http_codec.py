@@ -187,8 +187,19 @@ def response_dict(
         "routes": [_route(route) for route in response.routes],
     }
     if with_data:
-        result["data"] = list(read_docs(response, DocList[schema]))  # type: ignore[valid-type]
+        result["data"] = [_jsonable(doc) for doc in read_docs(response, DocList[schema])]  # type: ignore[valid-type]
     return result
+
+
+def _jsonable(value: Any) -> Any:
+    """Schemaless documents (AnyDoc) cannot dump themselves: take their fields one by one."""
+    if isinstance(value, AnyDoc):
+        return {key: _jsonable(item) for key, item in value.__dict__.items()}
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], AnyDoc):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    return value
 
 
 def response_json(response: jina_pb2.DataRequestProto, schema: type[BaseDoc] = AnyDoc) -> bytes:
@@ -197,4 +208,4 @@ def response_json(response: jina_pb2.DataRequestProto, schema: type[BaseDoc] = A
 
 
 def doc_json(doc: BaseDoc) -> bytes:
-    return orjson_dumps(doc)
+    return orjson_dumps(_jsonable(doc))

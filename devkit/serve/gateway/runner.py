@@ -26,8 +26,14 @@ def _http() -> StartFrontEnd:
     return start_http_front_end
 
 
+def _websocket() -> StartFrontEnd:
+    from devkit.serve.gateway.websocket import start_websocket_front_end
+
+    return start_websocket_front_end
+
+
 #: protocol -> how to start its front-end (imported lazily: HTTP needs the ``http`` extra)
-FRONT_ENDS: dict[str, Callable[[], StartFrontEnd]] = {"grpc": _grpc, "http": _http}
+FRONT_ENDS: dict[str, Callable[[], StartFrontEnd]] = {"grpc": _grpc, "http": _http, "websocket": _websocket}
 
 
 async def start_front_ends(core: GatewayCore, spec: GatewaySpec) -> FrontEnds:

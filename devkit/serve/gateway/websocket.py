@@ -1,0 +1,199 @@
+"""The gateway's WebSocket front-end: jina's ``json`` and ``bytes`` subprotocols over a GatewayCore.
+
+One connection carries a stream of requests; their answers come back in request order,
+each as soon as it and those before it are done. ``bytes`` messages are serialised
+``DataRequestProto`` (jina's Python client; ``bytes(True)``, i.e. ``b"\\x00"``, ends the
+input); ``json`` messages are the HTTP ``/post`` body (``{}`` ends the input) and answers
+are the HTTP response body. A request that fails (an Executor's error, a body that does
+not validate) is answered with its error and the stream goes on; when an Executor cannot
+be reached the connection is closed with code 1011 and the reason, as jina does.
+``ws://host:port/dry_run`` answers one status; ``GET /``, ``/status`` and ``/dry_run``
+work over plain HTTP too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from google.protobuf.message import DecodeError
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from devkit.errors import BadRequestError
+from devkit.proto import jina_pb2
+from devkit.serve.answers import error_response
+from devkit.serve.gateway import http_codec as codec
+from devkit.serve.gateway.asgi import AsgiServer, start_asgi_server
+from devkit.serve.gateway.core import GATEWAY_NODE, GatewayCore
+from devkit.serve.gateway.http import TIMED_OUT, UNREACHABLE, HttpGateway
+from devkit.serve.streaming import answer_stream
+from devkit.spec.models import GatewaySpec
+
+__all__ = ["WebSocketGateway", "start_websocket_front_end"]
+
+log = logging.getLogger("devkit.gateway")
+
+JSON, BYTES = "json", "bytes"
+END_OF_INPUT = bytes(True)  # what jina's client sends after its last request
+_CLOSE_REASON_LIMIT = 123  # bytes a WebSocket close reason may carry
+
+
+class _Rejected:
+    """A message that is not a valid request: answered with its error, in its place."""
+
+    def __init__(self, answer: jina_pb2.DataRequestProto) -> None:
+        self.answer = answer
+
+
+def _close_reason(status: jina_pb2.StatusProto) -> str:
+    text = status.exception.args[0] if status.exception.args else status.description
+    encoded = text.encode()
+    return (
+        text
+        if len(encoded) <= _CLOSE_REASON_LIMIT
+        else encoded[: _CLOSE_REASON_LIMIT - 3].decode(errors="ignore") + "..."
+    )
+
+
+class WebSocketGateway:
+    def __init__(self, core: GatewayCore) -> None:
+        self.core = core
+        self.http = HttpGateway(core, _no_routes())
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                WebSocketRoute("/", self.stream),
+                WebSocketRoute("/dry_run", self.dry_run_socket),
+                Route("/", self.http.health, methods=["GET"]),
+                Route("/status", self.http.status, methods=["GET"]),
+                Route("/dry_run", self.http.dry_run, methods=["GET"]),
+            ]
+        )
+
+    @staticmethod
+    async def _accept(websocket: WebSocket) -> str:
+        requested = [
+            p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()
+        ]
+        subprotocol = next((p for p in requested if p in (JSON, BYTES)), None)
+        await websocket.accept(subprotocol=subprotocol)
+        return subprotocol or JSON  # jina's default when the client names none
+
+    async def dry_run_socket(self, websocket: WebSocket) -> None:
+        subprotocol = await self._accept(websocket)
+        status = await self.core.dry_run()
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            if subprotocol == BYTES:
+                await websocket.send_bytes(status.SerializeToString())
+            else:
+                await websocket.send_text(orjson.dumps(codec.status_dict(status)).decode())
+            await websocket.close()
+
+    async def stream(self, websocket: WebSocket) -> None:
+        subprotocol = await self._accept(websocket)
+        answers = answer_stream(
+            self._requests(websocket, subprotocol), self._answer, on_error=self._error, in_order=True
+        )
+        try:
+            async for answer in answers:
+                status = answer.header.status
+                if status.code == jina_pb2.StatusProto.ERROR and status.exception.name in (
+                    UNREACHABLE | TIMED_OUT
+                ):
+                    await websocket.close(code=1011, reason=_close_reason(status))
+                    return
+                if subprotocol == BYTES:
+                    await websocket.send_bytes(answer.SerializeToString())
+                else:
+                    await websocket.send_text(codec.response_json(answer).decode())
+            await websocket.close()
+        except (WebSocketDisconnect, RuntimeError):  # the client went away: nothing left to answer
+            return
+        finally:
+            await answers.aclose()  # type: ignore[attr-defined]
+
+    async def _requests(self, websocket: WebSocket, subprotocol: str) -> AsyncIterator[Any]:
+        while True:
+            try:
+                message = await websocket.receive()
+            except RuntimeError:  # already disconnected
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("bytes")
+            text = message.get("text")
+            if subprotocol == BYTES or (raw is not None and text is None):
+                if raw is None:
+                    raw = (text or "").encode()
+                if raw == END_OF_INPUT:
+                    return
+                if raw == b"":
+                    continue  # jina's dry-run probe on the wrong path: nothing to answer
+                try:
+                    yield jina_pb2.DataRequestProto.FromString(raw)
+                except DecodeError as exc:
+                    yield _Rejected(
+                        _bad(jina_pb2.DataRequestProto(), f"the message is not a jina DataRequest: {exc}")
+                    )
+                continue
+            try:
+                payload = orjson.loads(text if text is not None else raw or b"")
+            except orjson.JSONDecodeError as exc:
+                yield _Rejected(_bad(jina_pb2.DataRequestProto(), f"the message is not valid JSON: {exc}"))
+                continue
+            if payload == {}:
+                return  # jina's end of input in the json subprotocol
+            yield self._json_request(payload)
+
+    def _json_request(self, payload: Any) -> Any:
+        try:
+            if not isinstance(payload, dict):
+                raise codec.BadBody(f"a message must be a JSON object, got {type(payload).__name__}")
+            body = codec.Body(payload, None)
+            models = self.http._models_for(body.exec_endpoint)
+            docs = codec.validated_docs(body.data, models.input)
+            return codec.build_request(body, docs)
+        except codec.BadBody as exc:
+            request = jina_pb2.DataRequestProto()
+            if isinstance(payload, dict):
+                request.header.request_id = str(payload.get("requestId") or payload.get("request_id") or "")
+            return _Rejected(_bad(request, str(exc)))
+
+    async def _answer(self, item: Any) -> jina_pb2.DataRequestProto:
+        if isinstance(item, _Rejected):
+            return item.answer
+        return await self.core.post(item)
+
+    @staticmethod
+    def _error(item: Any, exc: Exception) -> jina_pb2.DataRequestProto:
+        request = item if isinstance(item, jina_pb2.DataRequestProto) else jina_pb2.DataRequestProto()
+        return error_response(request, exc, GATEWAY_NODE)
+
+
+def _bad(request: jina_pb2.DataRequestProto, message: str) -> jina_pb2.DataRequestProto:
+    return error_response(request, BadRequestError(message), GATEWAY_NODE)
+
+
+def _no_routes() -> Any:
+    from devkit.spec.models import HttpOptions
+
+    return HttpOptions(no_crud_endpoints=True)
+
+
+async def start_websocket_front_end(core: GatewayCore, spec: GatewaySpec, port: int) -> AsgiServer:
+    options = spec.http
+    return await start_asgi_server(
+        WebSocketGateway(core).app(),
+        host=spec.host,
+        port=port,
+        what=f"gateway {spec.name!r} (websocket)",
+        ssl_certfile=options.ssl_certfile,
+        ssl_keyfile=options.ssl_keyfile,
+        uvicorn_kwargs=options.uvicorn_kwargs,
+    )
