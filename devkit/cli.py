@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -25,7 +24,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from devkit.cli_input import (
+    Parser,
+    check_port_free,
+    json_object,
+    port,
+    positive_int,
+    seconds,
+    served_jtype,
+    yaml_file,
+)
 from devkit.client.ping import PING_TARGETS, PingCommand, ping
+from devkit.errors import DevkitError, RuntimeFailToStart
 from devkit.runtime.base import DEFAULT_GRACE
 
 __all__ = [
@@ -95,30 +105,6 @@ Command = ServeExecutorCommand | FileCommand | PingCommand | CheckCommand | Plot
 
 
 # -- parser --------------------------------------------------------------------------------
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"key\": 1}}', got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {value}")
-    return value
-
-
 def _grace(text: str) -> float | None:
     try:
         value = float(text)
@@ -135,7 +121,7 @@ def _version() -> str:
 
 def _add_serving_options(parser: argparse.ArgumentParser, *, runtime_default: str | None) -> None:
     parser.add_argument(
-        "--port", type=_port, help="port to listen on (default: from the YAML, else OS-chosen)"
+        "--port", type=port, help="port to listen on (default: from the YAML, else OS-chosen)"
     )
     parser.add_argument("--host", help="interface to bind (default: from the YAML, else 0.0.0.0)")
     parser.add_argument(
@@ -156,11 +142,11 @@ def _add_serving_options(parser: argparse.ArgumentParser, *, runtime_default: st
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, introspectable (``devkit --help``, ``devkit <command> --help``)."""
-    verbose = argparse.ArgumentParser(add_help=False)
+    verbose = Parser(add_help=False)
     verbose.add_argument(
         "--verbose", action="store_true", default=argparse.SUPPRESS, help="show tracebacks and debug logs"
     )
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="devkit", description="Serve Executors, Deployments and Flows over the jina protocol."
     )
     parser.add_argument("--version", "-v", action="version", version=f"%(prog)s {_version()}")
@@ -175,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="Executor class name, module.Class, or an Executor YAML file (default: a pass-through Executor)",
     )
     executor.add_argument("--name", default="executor", help="name of the Executor (default: executor)")
-    executor.add_argument("--replicas", type=_positive_int, default=1)
-    executor.add_argument("--shards", type=_positive_int, default=1)
+    executor.add_argument("--replicas", type=positive_int, default=1)
+    executor.add_argument("--shards", type=positive_int, default=1)
     executor.add_argument("--polling", choices=("ANY", "ALL", "any", "all"), default="ANY")
     executor.add_argument(
         "--py-modules",
@@ -186,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Python files or modules to import first",
     )
     executor.add_argument(
-        "--uses-with", type=_json_object, default={}, metavar="JSON", help="keyword arguments for __init__"
+        "--uses-with", type=json_object, default={}, metavar="JSON", help="keyword arguments for __init__"
     )
     _add_serving_options(executor, runtime_default="thread")
 
@@ -214,21 +200,19 @@ def build_parser() -> argparse.ArgumentParser:
     ping.add_argument("address", help="grpc://host:port, host:port, http(s)://host:port or ws(s)://host:port")
     ping.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=3.0,
         metavar="SECONDS",
         help="per attempt; negative waits forever (default: 3)",
     )
-    ping.add_argument(
-        "--attempts", type=_positive_int, default=1, help="how many checks at most (default: 1)"
-    )
+    ping.add_argument("--attempts", type=positive_int, default=1, help="how many checks at most (default: 1)")
     ping.add_argument(
         "--min-successful-attempts",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="healthy checks needed for exit code 0 (default: 1)",
     )
-    ping.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="pause between checks")
+    ping.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS", help="pause between checks")
 
     check = commands.add_parser(
         "check",
@@ -349,9 +333,7 @@ def _executor_deployment(command: ServeExecutorCommand) -> Any:
 
     uses: str | None = command.uses
     if uses is not None and uses.endswith((".yml", ".yaml")):
-        if not os.path.isfile(uses):
-            raise FileNotFoundError(f"Executor YAML {uses!r} does not exist (looked in {os.getcwd()})")
-        uses = os.path.abspath(uses)
+        uses = os.path.abspath(yaml_file(uses, "executor --uses"))
     return Deployment(
         uses=uses,
         name=command.name,
@@ -364,15 +346,6 @@ def _executor_deployment(command: ServeExecutorCommand) -> Any:
         uses_with=command.uses_with,
         runtime=command.runtime,
     )
-
-
-def _jtype(path: str) -> str:
-    from devkit.spec.yamlio import read_yaml
-
-    jtype = read_yaml(path).data.get("jtype")
-    if not isinstance(jtype, str) or not jtype:
-        raise ValueError(f"{path}: needs a 'jtype:' naming Deployment, Flow or an Executor class")
-    return jtype
 
 
 def _load_flow(path: str, overrides: dict[str, Any]) -> Any:
@@ -391,13 +364,7 @@ def _file_orchestrator(command: FileCommand) -> Any:
         overrides["host"] = command.host
     if command.runtime is not None:
         overrides["runtime"] = command.runtime
-    jtype = _jtype(command.path)
-    expected = {"deployment": "Deployment", "flow": "Flow"}.get(command.kind)
-    if expected is not None and jtype != expected:
-        raise ValueError(
-            f"{command.path} has 'jtype: {jtype}', but `devkit {command.kind}` serves 'jtype: {expected}'; "
-            f"use `devkit serve {command.path}`"
-        )
+    jtype = served_jtype(command.path, command.kind)
     if command.kind == "serve":
         overrides.setdefault("runtime", _yaml_runtime(command.path) or "process")
     if jtype == "Flow":
@@ -431,18 +398,36 @@ def run(command: Command, verbose: bool = False) -> int:
     if isinstance(command, CheckCommand):
         from devkit.testing.contracts import check_command
 
-        return check_command(command.path, command.endpoints)
+        return check_command(yaml_file(command.path, "check"), command.endpoints)
     if isinstance(command, PlotCommand):
         from devkit.plot import plot_command
 
-        return plot_command(command.path, command.output)
+        return plot_command(yaml_file(command.path, "plot"), command.output)
     _prepare_to_serve(verbose)
     if isinstance(command, ServeExecutorCommand):
         orchestrator = _executor_deployment(command)
     else:
         orchestrator = _file_orchestrator(command)
+    check_port_free(*_entry_point(orchestrator))
     serve_until_stopped(orchestrator, grace=command.grace)
     return 0
+
+
+def _entry_point(orchestrator: Any) -> tuple[str, str, int | None]:
+    """What listens where clients connect: (its name, host, port)."""
+    from devkit.orchestrate.flow import Flow
+
+    if isinstance(orchestrator, Flow):
+        gateway = orchestrator.spec.gateway
+        return f"the gateway of Flow {orchestrator.name!r}", gateway.host, gateway.port
+    return f"Deployment {orchestrator.name!r}", orchestrator.spec.host, orchestrator.spec.port
+
+
+def _traceback_helps(exc: BaseException) -> bool:
+    """devkit's own errors say all there is; an exception from user code or a bug has a traceback."""
+    if isinstance(exc, RuntimeFailToStart):
+        return not isinstance(exc.__cause__, DevkitError)
+    return not isinstance(exc, DevkitError)
 
 
 def _short_message(exc: BaseException) -> str:
@@ -466,9 +451,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if verbose:
             traceback.print_exc()
-        print(f"devkit: error: {_short_message(exc)}", file=sys.stderr)
-        if not verbose:
-            print("devkit: run again with --verbose for the full traceback", file=sys.stderr)
+        hint = (
+            " (run again with --verbose for the traceback)" if not verbose and _traceback_helps(exc) else ""
+        )
+        print(f"devkit: error: {_short_message(exc)}{hint}", file=sys.stderr)
         return 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import os
@@ -135,7 +136,9 @@ def resolve_executor_class(uses: Any, search: Iterable[str | os.PathLike[str]] =
             return found
         raise ExecutorLoadError(f"uses={uses!r}: module {module_name!r} has no Executor class {class_name!r}")
     known = ", ".join(sorted(Executor._registry)) or "none"
+    near = difflib.get_close_matches(uses, [*Executor._registry, "Flow", "Deployment"], n=1)
+    guess = f"did you mean {near[0]!r}? Otherwise " if near else ""
     raise ExecutorLoadError(
         f"uses={uses!r}: no Executor class of that name is imported (known: {known}); "
-        "add the file that defines it to py_modules, or pass 'module.ClassName'"
+        f"{guess}add the file that defines it to py_modules, or pass 'module.ClassName'"
     )
