@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import socket
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -22,7 +23,7 @@ from google.protobuf import json_format
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from devkit.client.address import Address
-from devkit.client.jsonio import dumps
+from devkit.client.jsonio import docs_json, dumps
 from devkit.client.response import Response
 from devkit.client.transport import ConnectionSettings, OutgoingRequest, Transport
 from devkit.errors import BadRequestError, DevkitError, ExecutorError, ServerUnavailableError
@@ -30,7 +31,8 @@ from devkit.proto import jina_pb2
 
 __all__ = ["HttpStatusError", "HttpTransport", "decode_response"]
 
-_POOL = 100  # connections kept open per client; requests beyond it wait for a free one
+_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+_POOL = 32  # connections kept open per client; requests beyond it wait for a free one
 _REPR = re.compile(r"^(\w+)\(")
 
 
@@ -56,7 +58,7 @@ def request_body(request: OutgoingRequest, *, generic: bool) -> bytes:
     parameters = request.parameters
     if isinstance(parameters, BaseModel):
         parameters = parameters.model_dump(mode="json")
-    body: dict[str, Any] = {"data": list(request.docs) if request.docs is not None else []}
+    body: dict[str, Any] = {}
     if parameters:
         body["parameters"] = parameters
     header: dict[str, Any] = {"request_id": request.request_id}
@@ -67,7 +69,8 @@ def request_body(request: OutgoingRequest, *, generic: bool) -> bytes:
         if request.target_executor:
             body["targetExecutor"] = request.target_executor
     body["header"] = header
-    return dumps(body)
+    data = docs_json(request.docs) if request.docs is not None else b"[]"
+    return b'{"data":' + data + b"," + dumps(body)[1:]  # body always has a header
 
 
 def _header_into(header: dict[str, Any], proto: jina_pb2.DataRequestProto) -> None:
@@ -158,11 +161,14 @@ class HttpTransport(Transport):
     def __init__(self, address: Address, settings: ConnectionSettings) -> None:
         super().__init__(address, settings)
         self.base_url = f"{'https' if address.tls else 'http'}://{address.target}"
+        limits = httpx.Limits(max_connections=_POOL, max_keepalive_connections=_POOL)
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=settings.metadata,
             timeout=None,
-            limits=httpx.Limits(max_connections=_POOL, max_keepalive_connections=_POOL),
+            # without TCP_NODELAY the body, written after the headers, waits for the server's
+            # delayed ACK (~40 ms per request on Linux)
+            transport=httpx.AsyncHTTPTransport(limits=limits, socket_options=_SOCKET_OPTIONS),
         )
         self._post_routes: set[str] | None = None
 

@@ -7,13 +7,18 @@ what is written here; every other document is dumped by docarray's own encoder.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import orjson
+from docarray import BaseDoc, DocList
 from docarray.base_doc import AnyDoc
 from docarray.base_doc.io.json import _default_orjson
+from pydantic import TypeAdapter
 
-__all__ = ["doc_dict", "dumps"]
+from devkit.wire import json_safe
+
+__all__ = ["doc_dict", "docs_json", "dumps"]
 
 
 def _default(value: Any) -> Any:
@@ -34,3 +39,17 @@ def doc_dict(doc: Any) -> dict[str, Any]:
     """One document as plain JSON values (tensors as lists)."""
     result: dict[str, Any] = orjson.loads(dumps(doc))
     return result
+
+
+@functools.cache
+def _list_adapter(schema: type[BaseDoc]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[schema])  # type: ignore[valid-type]
+
+
+def docs_json(docs: DocList[Any]) -> bytes:
+    """A DocList as a JSON array: pydantic-core's serializer for schemas JSON represents
+    exactly (about 10x faster than docarray's per-document encoder), else :func:`dumps`."""
+    schema = getattr(docs, "doc_type", AnyDoc)
+    if schema is not AnyDoc and not issubclass(schema, AnyDoc) and json_safe(schema):
+        return _list_adapter(schema).dump_json(list(docs))
+    return dumps(list(docs))
