@@ -18,6 +18,7 @@ from devkit.errors import (
 from devkit.executor import Executor, requests
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
+from devkit.serve.gateway.custom import FastAPIBaseGateway, Gateway
 
 __all__ = [
     "AsyncClient",
@@ -31,7 +32,9 @@ __all__ = [
     "ExecutorError",
     "ExecutorLoadError",
     "ExecutorUnreachableError",
+    "FastAPIBaseGateway",
     "Flow",
+    "Gateway",
     "NotSupportedYetError",
     "PortInUseError",
     "Response",

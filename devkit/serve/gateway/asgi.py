@@ -52,6 +52,10 @@ class AsgiServer:
     def ports(self) -> tuple[int, ...]:
         return (self.port,)
 
+    async def wait(self) -> None:
+        """Until the server has stopped."""
+        await asyncio.shield(self._task)
+
     async def stop(self, grace: float | None = 5.0) -> None:
         """Stop accepting, let open requests finish for up to ``grace`` seconds, close."""
         self.server.should_exit = True

@@ -56,8 +56,12 @@ async def run_gateway(spec: GatewaySpec, on_ready: Callable[..., None], stop: as
     """
     core = GatewayCore(spec.nodes, spec.prefetch)
 
-    async def starting() -> FrontEnds:
+    async def starting() -> FrontEnd:
         await core.start()  # learns the Executors' endpoints; refuses mismatched schemas
+        if spec.uses is not None:
+            from devkit.serve.gateway.custom import start_custom_gateway
+
+            return await start_custom_gateway(core, spec)
         return await start_front_ends(core, spec)
 
     await serve_until_stopped(starting(), on_ready, stop, cleanup=core.close)
