@@ -178,9 +178,11 @@ JinaClientRunner = Callable[..., list[dict[str, Any]]]
 def jina_client(jina_python: Path) -> JinaClientRunner:
     """Run jina's Client against ``127.0.0.1:port``; see jina_client.py for the call format."""
 
-    def run(port: int, calls: list[dict[str, Any]], timeout: float = 60.0) -> list[dict[str, Any]]:
+    def run(
+        port: int, calls: list[dict[str, Any]], timeout: float = 60.0, protocol: str = "grpc"
+    ) -> list[dict[str, Any]]:
         proc = subprocess.run(
-            [str(jina_python), str(HERE / "jina_client.py"), str(port)],
+            [str(jina_python), str(HERE / "jina_client.py"), str(port), protocol],
             input=json.dumps(calls),
             capture_output=True,
             text=True,

@@ -1,6 +1,7 @@
 """A jina 3.34 Client run by the compat tests with the jina environment's python.
 
-Usage: ``python jina_client.py PORT`` with a JSON list of calls on stdin; prints one
+Usage: ``python jina_client.py PORT [PROTOCOL]`` (grpc, http or websocket; grpc by default)
+with a JSON list of calls on stdin; prints one
 JSON document (a list of outcomes, one per call) on stdout. Each call is::
 
     {"on": "/endpoint", "texts": ["a", "b"], "parameters": {...}, "stream": true,
@@ -42,8 +43,8 @@ def doc_json(doc: TextDoc) -> dict:
     }
 
 
-async def stream_doc(port: int, on: str, text: str) -> list[dict]:
-    client = Client(host="127.0.0.1", port=port, protocol="grpc", asyncio=True)
+async def stream_doc(port: int, on: str, text: str, protocol: str = "grpc") -> list[dict]:
+    client = Client(host="127.0.0.1", port=port, protocol=protocol, asyncio=True)
     return [
         doc_json(doc)
         async for doc in client.stream_doc(on=on, inputs=TextDoc(text=text), return_type=TextDoc)
@@ -55,7 +56,12 @@ def run_call(client: Client, call: dict) -> dict:
         return {"ok": True, "ready": bool(client.is_flow_ready())}
     if "stream_doc" in call:
         try:
-            docs = asyncio.run(stream_doc(client.args.port, call["stream_doc"], call["text"]))
+            protocol = str(
+                client.args.protocol[0] if isinstance(client.args.protocol, list) else client.args.protocol
+            )
+            docs = asyncio.run(
+                stream_doc(client.args.port, call["stream_doc"], call["text"], protocol.lower())
+            )
         except Exception as exc:  # reported to the test
             return {"ok": False, "error": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
         return {"ok": True, "docs": docs}
@@ -107,8 +113,9 @@ def run_call(client: Client, call: dict) -> dict:
 
 def main() -> int:
     port = int(sys.argv[1])
+    protocol = sys.argv[2] if len(sys.argv) > 2 else "grpc"
     calls = json.load(sys.stdin)
-    client = Client(host="127.0.0.1", port=port, protocol="grpc")
+    client = Client(host="127.0.0.1", port=port, protocol=protocol)
     outcomes = [run_call(client, call) for call in calls]
     sys.stdout.write("\n" + json.dumps(outcomes) + "\n")
     return 0
