@@ -280,7 +280,13 @@ FORCE_AFTER = 3.0
 
 @contextlib.contextmanager
 def _stop_on_signals(stop: threading.Event, grace: float | None = DEFAULT_GRACE) -> Iterator[None]:
-    """Set ``stop`` on SIGINT/SIGTERM; a signal :data:`FORCE_AFTER` seconds later forces an exit."""
+    """Set ``stop`` on SIGINT/SIGTERM; a signal :data:`FORCE_AFTER` seconds later forces an exit.
+
+    Once a signal stopped the servers the process is on its way out, and interpreter
+    teardown takes about half a second, during which Python puts its handled signals back to
+    their default action; so that an echo arriving then (tox's SIGTERM 0.3 s after SIGINT)
+    does not kill the process, both signals are ignored from that point on.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -298,20 +304,17 @@ def _stop_on_signals(stop: threading.Event, grace: float | None = DEFAULT_GRACE)
                 file=sys.stderr,
             )
             stop.set()
-        elif time.monotonic() - first >= FORCE_AFTER:
-            raise KeyboardInterrupt
+        elif time.monotonic() - first < FORCE_AFTER:
+            print(f"devkit: {name} received while stopping: taken as an echo of the first", file=sys.stderr)
         else:
-            print(
-                f"devkit: {name} received while stopping: still answering the requests in flight",
-                file=sys.stderr,
-            )
+            raise KeyboardInterrupt
 
     previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, handler if first is None else signal.SIG_IGN)
 
 
 def serve_until_stopped(
@@ -326,6 +329,7 @@ def serve_until_stopped(
             orchestrator.block(event)
         finally:
             orchestrator.close(grace)
+        print("devkit: stopped", file=sys.stderr)
 
 
 def _executor_deployment(command: ServeExecutorCommand) -> Any:

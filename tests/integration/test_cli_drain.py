@@ -207,3 +207,21 @@ def test_stopping_answers_every_accepted_request_then_exits_0(
         answers = [read_docs(future.result(WAIT), DocList[TextDoc]).text for future in in_flight]
         assert answers == [[f"REQUEST {i}"] for i in range(IN_FLIGHT)]
         assert process.wait(WAIT) == 0, log.read_text()
+
+
+def test_tox_s_sigterm_after_ctrl_c_during_exit_still_exits_0(free_port: int, tmp_path: Path) -> None:
+    # tox forwards Ctrl-C as SIGINT, then sends SIGTERM 0.3 s later: when the servers have
+    # already stopped, that SIGTERM lands while the interpreter tears down
+    release, arrived = tmp_path / "release", tmp_path / "arrived"
+    arrived.mkdir()
+    write_files(tmp_path, release, arrived)
+    args = [*COMMANDS["flow-thread"], "--port", str(free_port), "--host", "127.0.0.1"]
+    with devkit(args, tmp_path) as (process, log):
+        wait_for_health(process, free_port, health_pb2.HealthCheckResponse.SERVING, log, START_TIMEOUT)
+        process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + WAIT
+        while health(free_port) is not None and process.poll() is None:  # until its servers are gone
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)  # a no-op if it has exited already
+        assert process.wait(WAIT) == 0, log.read_text()
