@@ -412,19 +412,21 @@ def run(command: Command, verbose: bool = False) -> int:
         orchestrator = _executor_deployment(command)
     else:
         orchestrator = _file_orchestrator(command)
-    check_port_free(*_entry_point(orchestrator))
+    _check_ports_free(orchestrator)
     serve_until_stopped(orchestrator, grace=command.grace)
     return 0
 
 
-def _entry_point(orchestrator: Any) -> tuple[str, str, int | None]:
-    """What listens where clients connect: (its name, host, port)."""
+def _check_ports_free(orchestrator: Any) -> None:
+    """Every port clients connect to (one per protocol) is free, before anything binds it."""
     from devkit.orchestrate.flow import Flow
 
     if isinstance(orchestrator, Flow):
-        gateway = orchestrator.spec.gateway
-        return f"the gateway of Flow {orchestrator.name!r}", gateway.host, gateway.port
-    return f"Deployment {orchestrator.name!r}", orchestrator.spec.host, orchestrator.spec.port
+        what, spec = f"the gateway of Flow {orchestrator.name!r}", orchestrator.spec.gateway
+    else:
+        what, spec = f"Deployment {orchestrator.name!r}", orchestrator.spec
+    for front in spec.protocols:
+        check_port_free(what, spec.host, front.port)
 
 
 def _traceback_helps(exc: BaseException) -> bool:

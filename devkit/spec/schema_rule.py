@@ -22,11 +22,22 @@ from typing import Any, Protocol
 
 from docarray import BaseDoc
 
+from devkit.errors import ConfigError
 from devkit.spec.schema_fit import UNTYPED_NAMES, FieldProblem, compare_schemas, is_untyped
 
-__all__ = ["edge_errors", "edge_problems", "published_doc_class", "schema_mismatches"]
+__all__ = ["SchemaMismatchError", "edge_errors", "edge_problems", "published_doc_class", "schema_mismatches"]
 
 log = logging.getLogger("devkit.schemas")
+
+
+class SchemaMismatchError(ConfigError, TypeError):
+    """The gateway found Executors of a Flow that do not fit together when it started."""
+
+    def __str__(self) -> str:  # the fix is added here, not to args, so pickling round-trips
+        return (
+            f"{super().__str__()}; make each Executor return every field the next one requires "
+            "(`devkit check flow.yml` or check_flow(flow) reports them all without starting anything)"
+        )
 
 
 def edge_problems(produced: type[BaseDoc] | None, expected: type[BaseDoc] | None) -> list[FieldProblem]:

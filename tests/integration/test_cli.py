@@ -189,3 +189,55 @@ def test_the_verbose_hint_comes_once_and_only_with_an_error_from_user_code(proje
     verbose = devkit("executor", "--verbose", "--uses", "Broken", "--py-modules", "executor.py", "--host",
                      "127.0.0.1", cwd=project)  # fmt: skip
     assert "Traceback (most recent call last)" in verbose.stderr
+
+
+def test_every_port_of_a_multi_protocol_deployment_is_checked(project, free_port):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        (project / "deployment.yml").write_text(
+            f"jtype: Deployment\nwith:\n  protocol: [grpc, http]\n  port: [{free_port}, {busy}]\n"
+        )
+        result = devkit("deployment", "--uses", "deployment.yml", "--host", "127.0.0.1", cwd=project)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{busy}: the port is already in use" in error_line(result)
+
+
+MISFIT = """
+from docarray import BaseDoc, DocList
+from devkit import Executor, requests
+
+
+class Text(BaseDoc):
+    text: str = ""
+
+
+class Labelled(BaseDoc):
+    label: str
+
+
+class Reader(Executor):
+    @requests
+    def read(self, docs: DocList[Text], **kwargs) -> DocList[Text]:
+        return docs
+
+
+class Labeller(Executor):
+    @requests
+    def label(self, docs: DocList[Labelled], **kwargs) -> DocList[Labelled]:
+        return docs
+"""
+
+
+def test_executors_that_do_not_fit_are_one_line_with_the_fix(tmp_path):
+    (tmp_path / "misfit.py").write_text(MISFIT)
+    (tmp_path / "flow.yml").write_text(
+        "jtype: Flow\nexecutors:\n  - name: reader\n    uses: Reader\n    py_modules: misfit.py\n"
+        "  - name: labeller\n    uses: Labeller\n    py_modules: misfit.py\n"
+    )
+    result = devkit("flow", "--uses", "flow.yml", "--host", "127.0.0.1", cwd=tmp_path)
+    assert result.returncode == 1
+    line = error_line(result)
+    assert "'reader' returns Text but 'labeller' expects Labelled: field 'label'" in line
+    assert "`devkit check flow.yml`" in line and "--verbose" not in line

@@ -6,7 +6,7 @@ import threading
 import pytest
 from docarray import BaseDoc, DocList
 
-from devkit import ConfigError, Executor, Flow, RuntimeFailToStart, requests
+from devkit import ConfigError, Executor, Flow, requests
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowSpec
 from devkit.spec.models import DeploymentSpec
 from devkit.testing.leaks import leaked_since, snapshot
@@ -259,7 +259,7 @@ def test_chained_schemas_that_do_not_fit_fail_to_start_naming_both_executors():
         .add(uses=TextEmbeddingExecutor, name="embed")
         .add(uses=ProcessLabelledText, name="process")
     )
-    with pytest.raises(RuntimeFailToStart) as info, flow:
+    with pytest.raises(ConfigError) as info, flow:
         pass
     message = str(info.value)
     assert "'embed'" in message and "'process'" in message and "TextWithEmbedding" in message

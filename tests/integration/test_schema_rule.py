@@ -12,7 +12,7 @@ import pytest
 from docarray import BaseDoc, DocList
 from docarray.base_doc import AnyDoc
 
-from devkit import Executor, Flow, RuntimeFailToStart, requests
+from devkit import ConfigError, Executor, Flow, requests
 from devkit.testing.contracts import check_flow
 from devkit.testing.leaks import leaked_since, snapshot
 
@@ -133,6 +133,6 @@ def test_check_flow_and_the_gateway_apply_one_rule(produced, expected, fits):
             answer = flow.post("/", produced(), return_type=DocList[AnyDoc])
         assert len(answer) == 1
     else:
-        with pytest.raises(RuntimeFailToStart, match=r"'producer' returns .* but 'consumer' expects"), flow:
+        with pytest.raises(ConfigError, match=r"'producer' returns .* but 'consumer' expects"), flow:
             pass
     assert leaked_since(before) == []

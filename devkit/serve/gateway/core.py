@@ -29,7 +29,7 @@ from devkit.serve.info import info_proto
 from devkit.serve.merge import first_error, merge_requests
 from devkit.serve.streaming import answer_stream
 from devkit.spec.models import NodeSpec, Polling
-from devkit.spec.schema_rule import schema_mismatches
+from devkit.spec.schema_rule import SchemaMismatchError, schema_mismatches
 from devkit.target import InvalidTargetExecutorError, compile_target_executor
 from devkit.wire import error_status, read_docs, write_docs
 
@@ -47,10 +47,6 @@ class NoEndpointError(LookupError):
 
 class NotStreamableError(LookupError):
     """``stream_doc`` needs exactly one Executor to stream from."""
-
-
-class SchemaMismatchError(TypeError):
-    """An Executor's request schema does not match what the Executor before it returns."""
 
 
 class NodeClient:
