@@ -73,8 +73,18 @@ class WebSocketGateway:
                 Route("/", self.http.health, methods=["GET"]),
                 Route("/status", self.http.status, methods=["GET"]),
                 Route("/dry_run", self.http.dry_run, methods=["GET"]),
+                *self._streaming_routes(),
             ]
         )
+
+    def _streaming_routes(self) -> list[Route]:
+        """Generator endpoints as Server-Sent Events, as on the HTTP port: a WebSocket
+        client's ``stream_doc`` reads them from the same server."""
+        return [
+            Route(route.path, self.http.stream_endpoint(route.endpoint), methods=["GET", "POST"])
+            for route in self.http.routes
+            if self.http._models_for(route.endpoint).is_generator
+        ]
 
     @staticmethod
     async def _accept(websocket: WebSocket) -> str:
