@@ -90,9 +90,9 @@ def test_a_request_whose_deadline_passed_in_the_queue_never_runs(
     with served(front) as dep, ThreadPoolExecutor(1) as pool:
         slow = pool.submit(dep.post, "/slow", docs("slow"))
         assert Recorder.slow_started.wait(WAIT), "the slow request never started"
-        # queued behind /slow; its client gives up after 0.3 s
+        # queued behind /slow; its client gives up after 1 s
         with Client(host="127.0.0.1", port=dep.port) as impatient, pytest.raises(TimeoutError):
-            impatient.post("/quick", docs("expired"), timeout=0.3)
+            impatient.post("/quick", docs("expired"), timeout=1.0)
         # the worker has seen the cancellation before the thread is free again
         assert abandoned_watch.seen.wait(WAIT), "the worker never noticed the client gave up"
         Recorder.release.set()
