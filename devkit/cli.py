@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import signal
 import sys
 import threading
@@ -24,16 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from devkit.cli_input import (
-    Parser,
-    check_port_free,
-    json_object,
-    port,
-    positive_int,
-    seconds,
-    served_jtype,
-    yaml_file,
-)
+from devkit.cli_build import check_ports_free, executor_deployment, file_orchestrator
+from devkit.cli_input import Parser, json_object, port, positive_int, seconds, yaml_file
 from devkit.client.ping import PING_TARGETS, PingCommand, ping
 from devkit.errors import DevkitError, RuntimeFailToStart
 from devkit.runtime.base import DEFAULT_GRACE
@@ -332,61 +323,6 @@ def serve_until_stopped(
         print("devkit: stopped", file=sys.stderr)
 
 
-def _executor_deployment(command: ServeExecutorCommand) -> Any:
-    from devkit.orchestrate.deployment import Deployment
-
-    uses: str | None = command.uses
-    if uses is not None and uses.endswith((".yml", ".yaml")):
-        uses = os.path.abspath(yaml_file(uses, "executor --uses"))
-    return Deployment(
-        uses=uses,
-        name=command.name,
-        port=command.port,
-        host=command.host,
-        replicas=command.replicas,
-        shards=command.shards,
-        polling=command.polling,
-        py_modules=list(command.py_modules),
-        uses_with=command.uses_with,
-        runtime=command.runtime,
-    )
-
-
-def _load_flow(path: str, overrides: dict[str, Any]) -> Any:
-    from devkit.orchestrate.flow import Flow
-
-    return Flow.load_config(path, **overrides)
-
-
-def _file_orchestrator(command: FileCommand) -> Any:
-    from devkit.orchestrate.deployment import Deployment
-
-    overrides: dict[str, Any] = {}
-    if command.port is not None:
-        overrides["port"] = command.port
-    if command.host is not None:
-        overrides["host"] = command.host
-    if command.runtime is not None:
-        overrides["runtime"] = command.runtime
-    jtype = served_jtype(command.path, command.kind)
-    if command.kind == "serve":
-        overrides.setdefault("runtime", _yaml_runtime(command.path) or "process")
-    if jtype == "Flow":
-        return _load_flow(command.path, overrides)
-    if jtype == "Deployment":
-        return Deployment.load_config(command.path, **overrides)
-    # any other jtype names an Executor class: serve that Executor YAML as a Deployment
-    return Deployment(uses=os.path.abspath(command.path), **overrides)
-
-
-def _yaml_runtime(path: str) -> str | None:
-    from devkit.spec.yamlio import read_yaml
-
-    section = read_yaml(path).data.get("with") or {}
-    runtime = section.get("runtime") if isinstance(section, dict) else None
-    return runtime if isinstance(runtime, str) else None
-
-
 # -- ping ----------------------------------------------------------------------------------
 # -- entry point ---------------------------------------------------------------------------
 def _prepare_to_serve(verbose: bool) -> None:
@@ -409,24 +345,12 @@ def run(command: Command, verbose: bool = False) -> int:
         return plot_command(yaml_file(command.path, "plot"), command.output)
     _prepare_to_serve(verbose)
     if isinstance(command, ServeExecutorCommand):
-        orchestrator = _executor_deployment(command)
+        orchestrator = executor_deployment(command)
     else:
-        orchestrator = _file_orchestrator(command)
-    _check_ports_free(orchestrator)
+        orchestrator = file_orchestrator(command)
+    check_ports_free(orchestrator)
     serve_until_stopped(orchestrator, grace=command.grace)
     return 0
-
-
-def _check_ports_free(orchestrator: Any) -> None:
-    """Every port clients connect to (one per protocol) is free, before anything binds it."""
-    from devkit.orchestrate.flow import Flow
-
-    if isinstance(orchestrator, Flow):
-        what, spec = f"the gateway of Flow {orchestrator.name!r}", orchestrator.spec.gateway
-    else:
-        what, spec = f"Deployment {orchestrator.name!r}", orchestrator.spec
-    for front in spec.protocols:
-        check_port_free(what, spec.host, front.port)
 
 
 def _traceback_helps(exc: BaseException) -> bool:
