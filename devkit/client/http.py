@@ -216,6 +216,12 @@ class HttpTransport(Transport):
         status = response.status_code
         if status == 200:
             return decode_response(orjson.loads(response.content), request, doclist_type)
+        if status in (503, 504):
+            # the gateway is up but an Executor is not (or too slow): when it says which,
+            # that is the request's answer, as over gRPC (ExecutorUnreachableError)
+            body = _json(response)
+            if _has_error_status(body):
+                return decode_response(body, request, doclist_type)
         if status == 500 and not self.serves_post:  # jina 3.34: an Executor error is a 500
             detail = _detail(response)
             if detail is not None:
@@ -308,6 +314,19 @@ class HttpTransport(Transport):
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _has_error_status(body: Any) -> bool:
+    header = body.get("header") if isinstance(body, dict) else None
+    status = header.get("status") if isinstance(header, dict) else None
+    return isinstance(status, dict) and status.get("code") in (1, "ERROR") and bool(status.get("exception"))
 
 
 def _detail(response: httpx.Response) -> str | None:
