@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.jina_compat, pytest.mark.timeout(120)]
 
 
 class PlainDoc(BaseDoc):
-    """Fields JSON holds exactly, so devkit's client uses its internal encoding."""
+    """The schema of the documents devkit's client sends (in its internal encoding, to a devkit gateway)."""
 
     text: str = ""
     n: int = 0
