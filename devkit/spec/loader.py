@@ -123,6 +123,12 @@ def resolve_executor_class(uses: Any, search: Iterable[str | os.PathLike[str]] =
         raise ExecutorLoadError(f"uses must be an Executor class or a string, got {type(uses).__name__}")
     if uses in Executor._registry:
         return Executor._registry[uses]
+    if uses.endswith(".py"):
+        raise ExecutorLoadError(
+            f"uses={uses!r} is a Python file, but uses names an Executor class; pass the class name "
+            f"and the file as py_modules: uses='ClassName', py_modules=[{uses!r}] "
+            f"(`--uses ClassName --py-modules {uses}` on the command line)"
+        )
     if "." in uses:
         module_name, _, class_name = uses.rpartition(".")
         try:
