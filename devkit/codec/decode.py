@@ -14,6 +14,7 @@ from typing import Any
 import msgpack
 import numpy as np
 from docarray import DocList
+from docarray.typing import ID
 
 from devkit.codec.kinds import ARRAY_CLASSES, BYTES_CLASSES, MARKER, STR_CLASSES, Ext, WireDoc, WireDocList
 from devkit.codec.plan import plan_for
@@ -65,6 +66,8 @@ class _Hook:
         return msgpack.unpackb(data, ext_hook=self, raw=False, strict_map_key=False, use_list=True)
 
     def __call__(self, code: int, data: bytes) -> Any:
+        if code == Ext.ID:
+            return ID(data.decode())
         if code == Ext.ARRAY:
             return self.array(*self.unpack(data))
         if code == Ext.DOC:

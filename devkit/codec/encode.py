@@ -10,11 +10,14 @@ from typing import Any
 import msgpack
 import numpy as np
 from docarray import BaseDoc, DocList
+from docarray.typing import ID
 
 from devkit.codec.kinds import MARKER, Ext, Unrepresentable, wire_name
 
 __all__ = ["encode_docs"]
 
+#: ``ExtType(code, data)`` without its per-call type checks (the values here are always right).
+_ext = msgpack.ExtType._make
 _ALIGN = 16
 _ZEROS = bytes(_ALIGN)
 _INT64 = range(-(2**63), 2**64)
@@ -89,44 +92,48 @@ class _Encoder:
             self.buffers.append(_ZEROS[:padding])
         self.size = size + padding
         meta = [name, dtype.str, list(value.shape), fortran, bool(value.flags.writeable), offset]
-        return msgpack.ExtType(Ext.ARRAY, self.pack(meta))
+        return _ext((Ext.ARRAY, self.pack(meta)))
 
 
 def _int(encoder: _Encoder, value: int) -> msgpack.ExtType:
     if type(value) is not int or value in _INT64:  # an int subclass (an IntEnum, ...)
         raise Unrepresentable(f"{type(value).__qualname__} is not a type devkit's codec carries exactly")
-    return msgpack.ExtType(Ext.BIGINT, str(value).encode())
+    return _ext((Ext.BIGINT, str(value).encode()))
+
+
+def _id(encoder: _Encoder, value: ID) -> msgpack.ExtType:
+    return _ext((Ext.ID, value.encode()))  # every document has one: no nested msgpack
 
 
 def _str(encoder: _Encoder, value: str) -> msgpack.ExtType:
-    return msgpack.ExtType(Ext.STR, encoder.pack([wire_name(type(value)), str(value)]))
+    return _ext((Ext.STR, encoder.pack([wire_name(type(value)), str(value)])))
 
 
 def _bytes(encoder: _Encoder, value: bytes) -> msgpack.ExtType:
-    return msgpack.ExtType(Ext.BYTES, encoder.pack([wire_name(type(value)), bytes(value)]))
+    return _ext((Ext.BYTES, encoder.pack([wire_name(type(value)), bytes(value)])))
 
 
 def _scalar(encoder: _Encoder, value: np.generic) -> msgpack.ExtType:
     if value.dtype.hasobject or value.dtype.fields is not None:
         raise Unrepresentable(f"numpy scalars of dtype {value.dtype} are not carried")
-    return msgpack.ExtType(Ext.SCALAR, encoder.pack([value.dtype.str, value.tobytes()]))
+    return _ext((Ext.SCALAR, encoder.pack([value.dtype.str, value.tobytes()])))
 
 
 def _collection(code: int) -> Callable[[_Encoder, Any], msgpack.ExtType]:
-    return lambda encoder, value: msgpack.ExtType(code, encoder.pack(list(value)))
+    return lambda encoder, value: _ext((code, encoder.pack(list(value))))
 
 
 def _complex(encoder: _Encoder, value: complex) -> msgpack.ExtType:
-    return msgpack.ExtType(Ext.COMPLEX, encoder.pack([value.real, value.imag]))
+    return _ext((Ext.COMPLEX, encoder.pack([value.real, value.imag])))
 
 
 def _doc(encoder: _Encoder, value: BaseDoc) -> msgpack.ExtType:
-    return msgpack.ExtType(Ext.DOC, encoder.pack([type(value).__name__, _fields(value)]))
+    return _ext((Ext.DOC, encoder.pack([type(value).__name__, _fields(value)])))
 
 
 def _doclist(encoder: _Encoder, value: DocList[Any]) -> msgpack.ExtType:
     name = getattr(value.doc_type, "__name__", "AnyDoc")
-    return msgpack.ExtType(Ext.DOCLIST, encoder.pack([name, [_fields(doc) for doc in value]]))
+    return _ext((Ext.DOCLIST, encoder.pack([name, [_fields(doc) for doc in value]])))
 
 
 def _unrepresentable(encoder: _Encoder, value: Any) -> msgpack.ExtType:
@@ -137,6 +144,7 @@ def _unrepresentable(encoder: _Encoder, value: Any) -> msgpack.ExtType:
 Handler = Callable[[_Encoder, Any], msgpack.ExtType]
 _HANDLERS: dict[type, Handler] = {
     int: _int,
+    ID: _id,
     tuple: _collection(Ext.TUPLE),
     set: _collection(Ext.SET),
     frozenset: _collection(Ext.FROZENSET),

@@ -48,6 +48,7 @@ class Ext:
     DOC = 8  # [class name, {field: value}]
     DOCLIST = 9  # [document class name, [{field: value}, ...]]
     COMPLEX = 10  # [real, imag]
+    ID = 11  # docarray's ID: its text, UTF-8
 
 
 class WireDoc(dict[str, Any]):
