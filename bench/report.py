@@ -73,3 +73,64 @@ def print_jina(jina: dict[str, float], flows: dict[str, Figures]) -> None:
             cells += f"{format(mine, spec):>13} ({better:>5.1f}x)"
         print(f"  {label:<24}{format(theirs, spec):>10}{cells}")
     print("  (x: how many times better devkit is)")
+
+
+#: The issue's targets for the payload mix: docs/s at least this many times jina's ...
+MIX_SPEEDUP_TARGETS = {"text": 5.0, "embedding": 5.0, "nested": 5.0, "image": 3.0}
+#: ... and CPU microseconds per document on the thread runtime at most this.
+MIX_CPU_TARGETS = {"text": 150.0, "embedding": 250.0, "nested": 900.0}
+
+
+def print_mix(
+    devkit: dict[str, dict[str, dict[str, float]]], jina: dict[str, dict[str, float]] | None
+) -> None:
+    """The payload mix, per payload: devkit per runtime beside jina (when measured) and the targets.
+
+    ``devkit``: runtime -> payload -> figures; figures hold ``docs_per_s``, ``p50_ms``, ``cpu_us_per_doc``.
+    """
+    print("\npayload mix: 2-Executor Flow, stock docarray documents (CPU: us per document over the")
+    print("client, the gateway and both Executors; x: how many times better than jina)")
+    head = f"  {'payload':<11}"
+    if jina:
+        head += f"{'jina docs/s':>12}{'p50 ms':>8}{'cpu us':>8}"
+    for runtime in devkit:
+        head += f"{runtime + ' docs/s':>22}{'p50 ms':>15}{'cpu us':>15}"
+    print(head)
+    for name in next(iter(devkit.values())):
+        theirs = (jina or {}).get(name)
+        line = f"  {name:<11}"
+        if jina:
+            line += (
+                f"{theirs['docs_per_s']:>12,.0f}{theirs['p50_ms']:>8.2f}{theirs['cpu_us_per_doc']:>8.0f}"
+                if theirs
+                else f"{'-':>12}{'-':>8}{'-':>8}"
+            )
+        for figures in devkit.values():
+            mine = figures[name]
+            if theirs:
+                line += (
+                    f"{mine['docs_per_s']:>13,.0f} ({mine['docs_per_s'] / theirs['docs_per_s']:>5.1f}x)"
+                    f"{mine['p50_ms']:>8.2f} ({theirs['p50_ms'] / mine['p50_ms']:>4.1f}x)"
+                    f"{mine['cpu_us_per_doc']:>8.0f} ({theirs['cpu_us_per_doc'] / mine['cpu_us_per_doc']:>4.1f}x)"
+                )
+            else:
+                line += f"{mine['docs_per_s']:>22,.0f}{mine['p50_ms']:>15.2f}{mine['cpu_us_per_doc']:>15.0f}"
+        print(line)
+    _print_mix_targets(devkit, jina)
+
+
+def _print_mix_targets(
+    devkit: dict[str, dict[str, dict[str, float]]], jina: dict[str, dict[str, float]] | None
+) -> None:
+    print("  targets (same run):")
+    for runtime, figures in devkit.items():
+        for name, target in MIX_SPEEDUP_TARGETS.items():
+            if jina and name in jina and name in figures:
+                ratio = figures[name]["docs_per_s"] / jina[name]["docs_per_s"]
+                verdict = "ok" if ratio >= target else "MISSED"
+                print(f"    {runtime:<8} {name:<10} docs/s {ratio:5.1f}x jina (>= {target:.0f}x)  {verdict}")
+    for name, budget in MIX_CPU_TARGETS.items():
+        if "thread" in devkit and name in devkit["thread"]:
+            cpu = devkit["thread"][name]["cpu_us_per_doc"]
+            verdict = "ok" if cpu <= budget else "MISSED"
+            print(f"    thread   {name:<10} CPU {cpu:6.0f} us/doc (<= {budget:.0f})  {verdict}")

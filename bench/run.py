@@ -1,8 +1,13 @@
 """Benchmark devkit against bare grpcio on loopback, both measured in this run.
 
-    python bench/run.py            # full run (about 1-2 minutes)
+    python bench/run.py            # full run (about 2-3 minutes)
     python bench/run.py --quick    # fewer iterations, for a smoke check
-    python bench/run.py --runtime thread --case deployment
+    python bench/run.py --runtime thread --case deployment --no-mix
+    python bench/run.py --only-mix --payload text --payload image --jina-python PATH
+
+Then the payload mix (bench/payloads.py: stock docarray text, embedding, image and nested
+documents, and a local TextDoc as the control) through a 2-Executor Flow on each runtime,
+beside jina 3.34's (``--jina-python``), and the codec's cost per document beside docarray's.
 
 Absolute figures depend on the machine and its load; the ratios are what to compare.
 """
@@ -22,7 +27,10 @@ os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 import baseline
+import codec_bench
 import devkit_cases
+import devkit_mix
+import payloads
 import report
 
 LATENCY_TARGET = 1.5
@@ -41,6 +49,36 @@ def measure_jina(python: str, requests: int, total_docs: int, size: int) -> dict
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def measure_jina_mix(python: str, names: list[str], posts: int, scale: float) -> dict[str, dict[str, float]]:
+    """Run bench/jina_case.py --mix with jina's Python; its figures per payload."""
+    script = pathlib.Path(__file__).with_name("jina_case.py")
+    command = [python, str(script), "--mix", ",".join(names), "--posts", str(posts), "--scale", str(scale)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise SystemExit(f"measuring jina's payload mix failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_mix(args: argparse.Namespace, runtimes: list[str]) -> None:
+    """The payload mix on each runtime, then jina's in the same run, then the codec alone."""
+    chosen = [p for p in payloads.PAYLOADS if not args.payload or p.name in args.payload]
+    posts, scale = (50, 0.25) if args.quick else (200, 1.0)
+    devkit = {
+        runtime: {
+            name: figures.as_dict()
+            for name, figures in devkit_mix.measure(runtime, chosen, posts=posts, scale=scale).items()
+        }
+        for runtime in runtimes
+    }
+    jina = (
+        measure_jina_mix(args.jina_python, [p.name for p in chosen], posts, scale)
+        if args.jina_python
+        else None
+    )
+    report.print_mix(devkit, jina)
+    codec_bench.print_table({p.name: codec_bench.measure(p, 5 if args.quick else 20) for p in chosen})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -56,6 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jina-python", help="a Python with jina 3.34 installed: also measure jina's 2-Executor Flow"
     )
+    parser.add_argument(
+        "--mix", action=argparse.BooleanOptionalAction, default=True, help="measure the payload mix (default)"
+    )
+    parser.add_argument("--only-mix", action="store_true", help="only the payload mix (no bare-grpc floors)")
+    parser.add_argument(
+        "--payload",
+        action="append",
+        choices=[p.name for p in payloads.PAYLOADS],
+        help="default: every payload",
+    )
     args = parser.parse_args(argv)
 
     requests = args.requests or (200 if args.quick else 1000)
@@ -63,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     size = args.request_size
     batches = total_docs // size
     runtimes = args.runtime or ["thread", "process"]
-    chosen = [case for case in devkit_cases.cases() if not args.case or case.name in args.case]
+    chosen = (
+        [] if args.only_mix else [c for c in devkit_cases.cases() if not args.case or c.name in args.case]
+    )
     small, batch = devkit_cases.payloads(size)
 
     print(
@@ -89,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             title = f"{case.name} runtime={runtime} (floor: {case.baseline_depth} relay(s) + echo)"
             report.print_case(title, mine, floor)
             results[f"{case.name}/{runtime}"] = (mine, floor)
-    report.print_targets(results, LATENCY_TARGET, DOCS_TARGET)
-    if args.jina_python:
+    if results:
+        report.print_targets(results, LATENCY_TARGET, DOCS_TARGET)
+    if args.jina_python and results:
         jina = measure_jina(args.jina_python, requests, total_docs, size)
         report.print_jina(
             jina, {key: mine for key, (mine, _) in results.items() if key.startswith("flow-2/")}
@@ -98,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     if "process" in runtimes and len(chosen) > 1:
         print("\nnote: devkit's process runtime starts children from a shared forkserver, so only the first")
         print("process case pays for starting it; the bare-grpc floor spawns a fresh interpreter per server.")
+    if args.mix or args.only_mix:
+        run_mix(args, runtimes)
     print(f"\nbench took {time.perf_counter() - began:.0f} s")
     return 0
 
