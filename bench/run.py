@@ -116,10 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     small, batch = devkit_cases.payloads(size)
 
-    print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} cpu(s); {requests} sequential 1-doc posts; "
-        f"{total_docs} docs in requests of {size}"
-    )
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpu(s)", end="")
+    print(f"; {requests} sequential 1-doc posts; {total_docs} docs in requests of {size}" if chosen else "")
     began = time.perf_counter()
     results: dict[str, tuple[baseline.Figures, baseline.Figures]] = {}
     for case in chosen:
