@@ -18,11 +18,9 @@ from collections import Counter
 import pytest
 from docarray import BaseDoc, DocList
 
-from devkit import Executor, requests
+from devkit import Deployment, Executor, Flow, requests
 from devkit.client.ping import PingCommand, ping
 from devkit.errors import ExecutorError
-
-pytestmark = pytest.mark.process
 
 
 class TextDoc(BaseDoc):
@@ -47,6 +45,7 @@ def _served_by(flow, count: int = 10) -> Counter[str]:
     return Counter(doc.text for doc in got)
 
 
+@pytest.mark.process
 def test_a_killed_replica_is_ejected_and_later_requests_do_not_retry_it(network, flow_factory):
     flow = network.attach(
         flow_factory(runtime="process", restart_on_crash=False).add(uses=WhoAmI, name="encoder", replicas=2)
@@ -66,6 +65,7 @@ def test_a_killed_replica_is_ejected_and_later_requests_do_not_retry_it(network,
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_a_replica_killed_under_load_is_restarted_and_serves_again(flow_factory, client_factory, caplog):
     caplog.set_level(logging.INFO, logger="devkit.supervisor")
     flow = flow_factory(runtime="process").add(uses=WhoAmI, name="encoder", replicas=2)
@@ -112,6 +112,7 @@ def test_a_replica_killed_under_load_is_restarted_and_serves_again(flow_factory,
     assert "restarting it" in death
 
 
+@pytest.mark.process
 def test_restart_on_crash_false_leaves_a_dead_replica_down(flow_factory):
     flow = flow_factory(runtime="process", restart_on_crash=False).add(
         uses=WhoAmI, name="encoder", replicas=2
@@ -144,6 +145,7 @@ class _LogWatch(logging.Handler):
             self.seen.set()
 
 
+@pytest.mark.process
 def test_a_replica_that_exits_cleanly_after_exit_on_exceptions_is_not_restarted(flow_factory, caplog):
     caplog.set_level(logging.INFO, logger="devkit.supervisor")
     watch = _LogWatch("exited cleanly (code 0); not restarting it")
@@ -162,6 +164,7 @@ def test_a_replica_that_exits_cleanly_after_exit_on_exceptions_is_not_restarted(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+@pytest.mark.process
 def test_a_killed_gateway_is_restarted_on_its_port(flow_factory, client_factory):
     watch = _LogWatch("restarted (pid")
     logging.getLogger("devkit.supervisor").addHandler(watch)
@@ -187,6 +190,7 @@ def _ping(target: str, port: int) -> str:
     return ("passed: " if passed else "failed: ") + out.getvalue()
 
 
+@pytest.mark.process
 def test_ping_names_the_executor_that_is_down_and_the_gateway_is_degraded(flow_factory):
     flow = flow_factory(runtime="process", restart_on_crash=False).add(uses=WhoAmI, name="encoder")
     with flow:
@@ -199,3 +203,13 @@ def test_ping_names_the_executor_that_is_down_and_the_gateway_is_degraded(flow_f
     assert "DEADLINE_EXCEEDED" not in flow_report
     assert gateway_report.startswith("passed: ")
     assert "healthy but degraded" in gateway_report and "encoder at 127.0.0.1:" in gateway_report
+
+
+def test_restart_on_crash_is_a_flow_and_deployment_argument_in_yaml_too(tmp_path):
+    flow_yml = tmp_path / "flow.yml"
+    flow_yml.write_text("jtype: Flow\nwith:\n  restart_on_crash: false\nexecutors:\n  - name: encoder\n")
+    deployment_yml = tmp_path / "deployment.yml"
+    deployment_yml.write_text("jtype: Deployment\nwith:\n  name: encoder\n  restart_on_crash: false\n")
+    assert Flow().restart_on_crash and Deployment().restart_on_crash  # the default: heal
+    assert not Flow.load_config(flow_yml).restart_on_crash
+    assert not Deployment.load_config(deployment_yml).restart_on_crash
