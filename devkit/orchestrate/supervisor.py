@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-from devkit.errors import RuntimeFailToStart
 from devkit.runtime import ServeFn
 from devkit.runtime.process import ProcessHandle, start_process
 
@@ -47,6 +46,8 @@ class _Watched:
     started_at: float
     failures: int = 0
     restart_at: float | None = None  # set while it is down and waiting to be restarted
+    starting: bool = False  # restarted, its readiness not reported yet
+    ready_by: float | None = None  # while starting: when ``timeout`` runs out (None: never)
 
     def describe(self) -> str:
         """'Executor 'encoder' replica 1 (encoder/rep-1)', or the server's name for a gateway."""
@@ -123,14 +124,27 @@ class Supervisor:
             for entry in watched:
                 if entry.restart_at is not None and entry.restart_at <= now:
                     self._restart(entry)
-            running = {e.handle.sentinel: e for e in watched if e.restart_at is None}
-            due = [e.restart_at - now for e in watched if e.restart_at is not None]
-            ready = wait([self._wake_r, *running], timeout=max(0.0, min(due)) if due else None)
-            for sentinel in ready:
-                if sentinel == self._wake_r:
+                elif entry.starting and entry.ready_by is not None and entry.ready_by <= now:
+                    self._failed_restart(entry, f"did not become ready within {entry.timeout:g} s")
+            # a running server is watched through its sentinel, a starting one through the pipe
+            # on which it reports readiness (or EOF if it dies first): restarts never block each other
+            waited: dict[Any, _Watched] = {
+                (e.handle.ready_pipe if e.starting else e.handle.sentinel): e
+                for e in watched
+                if e.restart_at is None
+            }
+            deadlines = [e.restart_at for e in watched if e.restart_at is not None]
+            deadlines += [e.ready_by for e in watched if e.starting and e.ready_by is not None]
+            timeout = max(0.0, min(deadlines) - now) if deadlines else None
+            for ready in wait([self._wake_r, *waited], timeout=timeout):
+                if ready == self._wake_r:
                     os.read(self._wake_r, 512)
                 elif not self._halted:
-                    self._died(running[sentinel])  # type: ignore[index]
+                    entry = waited[ready]
+                    if entry.starting:
+                        self._reported(entry)
+                    else:
+                        self._died(entry)
 
     def _forget(self, entry: _Watched) -> None:
         with self._lock:
@@ -162,16 +176,30 @@ class Supervisor:
         with self._lock:
             if self._halted:
                 return
-            new = start_process(entry.name, entry.serve, entry.spec)
+            try:
+                new = start_process(entry.name, entry.serve, entry.spec)
+            except Exception as exc:  # fork failed (out of memory, too many processes)
+                entry.started_at = time.monotonic()
+                self._schedule(entry, f"could not be restarted: {type(exc).__name__}: {exc}")
+                return
             self._replace(entry.handle, new)
         entry.handle = new
         entry.restart_at = None
         entry.started_at = time.monotonic()
+        entry.starting = True
+        entry.ready_by = None if entry.timeout is None else entry.started_at + entry.timeout
+
+    def _reported(self, entry: _Watched) -> None:
+        """The restarted server said it is ready, or failed, or exited before it could."""
         try:
-            new.wait_ready(entry.timeout)
-        except RuntimeFailToStart as exc:
-            if not self._halted:
-                new.stop()
-                self._schedule(entry, f"could not be restarted: {exc}")
+            entry.handle.wait_ready(0.0)  # reads what it reported; raises its start-up error
+        except Exception as exc:
+            self._failed_restart(entry, f"could not be restarted: {exc}")
             return
-        log.warning("%s restarted (pid %s)", entry.describe(), new.pid)
+        entry.starting = False
+        log.warning("%s restarted (pid %s)", entry.describe(), entry.handle.pid)
+
+    def _failed_restart(self, entry: _Watched, what: str) -> None:
+        entry.starting = False
+        entry.handle.stop()
+        self._schedule(entry, what)

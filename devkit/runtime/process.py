@@ -168,6 +168,12 @@ class ProcessHandle:
         return self._process.sentinel
 
     @property
+    def ready_pipe(self) -> Connection:
+        """Readable (``multiprocessing.connection.wait``) once the child reported that it is
+        ready or why it failed, or exited; ``wait_ready`` then returns or raises at once."""
+        return self._conn
+
+    @property
     def exitcode(self) -> int | None:
         """``None`` while running; negative: killed by that signal."""
         return self._process.exitcode

@@ -190,6 +190,58 @@ def _ping(target: str, port: int) -> str:
     return ("passed: " if passed else "failed: ") + out.getvalue()
 
 
+class _Flaky(Executor):
+    """Refuses to start while the file named by ``block`` exists."""
+
+    def __init__(self, block: str = "", **kwargs):
+        super().__init__(**kwargs)
+        if block and os.path.exists(block):
+            raise RuntimeError(f"{block} exists")
+
+    @requests
+    def who(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+        for doc in docs:
+            doc.text = str(os.getpid())
+
+
+@pytest.mark.process
+def test_a_restart_that_fails_is_retried_with_backoff_until_it_starts(flow_factory, client_factory, tmp_path):
+    block = tmp_path / "block"
+    failed, restarted = _LogWatch("could not be restarted"), _LogWatch("restarted (pid")
+    for watch in (failed, restarted):
+        logging.getLogger("devkit.supervisor").addHandler(watch)
+    flow = flow_factory(runtime="process").add(uses=_Flaky, uses_with={"block": str(block)}, name="encoder")
+    try:
+        with flow:
+            block.touch()
+            os.kill(flow.pids["encoder/rep-0"], signal.SIGKILL)
+            assert failed.seen.wait(30)  # the first restart raised in __init__
+            block.unlink()
+            assert restarted.seen.wait(30)  # a later one, after a longer delay, started
+            got = client_factory(flow).post("/", _docs("after", 2), return_type=DocList[TextDoc])
+            assert got.text == [str(flow.pids["encoder/rep-0"])] * 2
+    finally:
+        for watch in (failed, restarted):
+            logging.getLogger("devkit.supervisor").removeHandler(watch)
+
+
+@pytest.mark.process
+def test_replicas_killed_together_are_restarted_together(flow_factory, client_factory):
+    flow = flow_factory(runtime="process").add(uses=WhoAmI, name="encoder", replicas=2)
+    with flow:
+        victims = {name: pid for name, pid in flow.pids.items() if name.startswith("encoder/")}
+        for pid in victims.values():
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while any(flow.pids[name] == pid for name, pid in victims.items()) or not flow.dry_run():
+            assert time.monotonic() < deadline, "the killed replicas were not restarted"
+        restarted = {str(flow.pids[name]) for name in victims}
+        served: set[str] = set()
+        while served != restarted:
+            served.update(_served_by(flow))
+            assert time.monotonic() < deadline, "a restarted replica gets no traffic"
+
+
 @pytest.mark.process
 def test_ping_names_the_executor_that_is_down_and_the_gateway_is_degraded(flow_factory):
     flow = flow_factory(runtime="process", restart_on_crash=False).add(uses=WhoAmI, name="encoder")
