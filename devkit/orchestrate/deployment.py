@@ -68,6 +68,11 @@ class Deployment(Orchestrator):
         monitoring: bool = False,
         metrics: bool = False,
         reload: bool = False,
+        traces_exporter_host: str | None = None,
+        traces_exporter_port: int | None = None,
+        metrics_exporter_host: str | None = None,
+        metrics_exporter_port: int | None = None,
+        port_monitoring: int | None = None,
         restart_on_crash: bool = True,
         **http: Any,
     ) -> None:
@@ -79,6 +84,11 @@ class Deployment(Orchestrator):
             monitoring=monitoring,
             metrics=metrics,
             reload=reload,
+            traces_exporter_host=traces_exporter_host,
+            traces_exporter_port=traces_exporter_port,
+            metrics_exporter_host=metrics_exporter_host,
+            metrics_exporter_port=metrics_exporter_port,
+            port_monitoring=port_monitoring,
         )
         super().__init__()
         self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies

@@ -86,12 +86,28 @@ class Flow(Orchestrator):
         monitoring: bool = False,
         metrics: bool = False,
         reload: bool = False,
+        traces_exporter_host: str | None = None,
+        traces_exporter_port: int | None = None,
+        metrics_exporter_host: str | None = None,
+        metrics_exporter_port: int | None = None,
+        port_monitoring: int | None = None,
         restart_on_crash: bool = True,
         **gateway: Any,
     ) -> None:
         """``gateway`` takes ``config_gateway``'s HTTP options (``cors``, ``title``, ...), as jina's
         ``Flow(...)`` and YAML ``with:`` do."""
-        reject_unsupported("Flow", tracing=tracing, monitoring=monitoring, metrics=metrics, reload=reload)
+        reject_unsupported(
+            "Flow",
+            tracing=tracing,
+            monitoring=monitoring,
+            metrics=metrics,
+            reload=reload,
+            traces_exporter_host=traces_exporter_host,
+            traces_exporter_port=traces_exporter_port,
+            metrics_exporter_host=metrics_exporter_host,
+            metrics_exporter_port=metrics_exporter_port,
+            port_monitoring=port_monitoring,
+        )
         super().__init__()
         self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
         self._executors: list[FlowExecutorSpec] = []
@@ -149,6 +165,11 @@ class Flow(Orchestrator):
         monitoring: bool = False,
         metrics: bool = False,
         reload: bool = False,
+        traces_exporter_host: str | None = None,
+        traces_exporter_port: int | None = None,
+        metrics_exporter_host: str | None = None,
+        metrics_exporter_port: int | None = None,
+        port_monitoring: int | None = None,
     ) -> Self:
         """Add an Executor. Without ``needs`` it follows the previous non-floating Executor."""
         name = name or f"executor{len(self._executors)}"
@@ -160,6 +181,11 @@ class Flow(Orchestrator):
             monitoring=monitoring,
             metrics=metrics,
             reload=reload,
+            traces_exporter_host=traces_exporter_host,
+            traces_exporter_port=traces_exporter_port,
+            metrics_exporter_host=metrics_exporter_host,
+            metrics_exporter_port=metrics_exporter_port,
+            port_monitoring=port_monitoring,
         )
         if needs is None:
             previous = [e.name for e in self._executors if not e.floating]

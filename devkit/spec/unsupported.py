@@ -15,11 +15,21 @@ from devkit.errors import NotSupportedYetError
 
 __all__ = ["UNSUPPORTED_FLAGS", "reject_unsupported"]
 
-#: flag -> (what it would do, what to do instead)
+_TRACING = ("OpenTelemetry tracing", "remove tracing and the traces_exporter_* options")
+_METRICS = ("OpenTelemetry metrics", "remove metrics and the metrics_exporter_* options")
+_MONITORING = ("Prometheus monitoring", "remove monitoring and port_monitoring")
+
+#: option -> (what it would do, what to do instead); refused when given a value other than
+#: None or False (jina code often passes the exporter options together with the flag)
 UNSUPPORTED_FLAGS: dict[str, tuple[str, str]] = {
-    "tracing": ("OpenTelemetry tracing", "remove tracing=True"),
-    "monitoring": ("Prometheus monitoring", "remove monitoring=True"),
-    "metrics": ("OpenTelemetry metrics", "remove metrics=True"),
+    "tracing": _TRACING,
+    "traces_exporter_host": _TRACING,
+    "traces_exporter_port": _TRACING,
+    "metrics": _METRICS,
+    "metrics_exporter_host": _METRICS,
+    "metrics_exporter_port": _METRICS,
+    "monitoring": _MONITORING,
+    "port_monitoring": _MONITORING,
     "reload": ("reloading Executors when their files change", "remove reload=True and restart after edits"),
 }
 
@@ -42,16 +52,16 @@ def reject_unsupported(
     *,
     uses: Any = None,
     uses_dynamic_batching: Mapping[str, Any] | None = None,
-    **flags: bool,
+    **flags: Any,
 ) -> None:
     """Raise :class:`NotSupportedYetError` for the first option devkit cannot honour.
 
     ``where`` names the thing being built (``"Flow"``, ``"Deployment 'encoder'"``).
     """
     for flag, value in flags.items():
-        if value:
+        if value is not None and value is not False:
             feature, instead = UNSUPPORTED_FLAGS[flag]
-            raise _refuse(where, f"{flag}=True", feature, instead)
+            raise _refuse(where, f"{flag}={value!r}", feature, instead)
     if uses_dynamic_batching:
         raise _refuse(where, "uses_dynamic_batching", *_BATCHING)
     if isinstance(uses, str) and _REMOTE_USES.match(uses.strip()):

@@ -22,6 +22,14 @@ OPTIONS = [
     pytest.param({"monitoring": True}, "monitoring=True", id="monitoring"),
     pytest.param({"metrics": True}, "metrics=True", id="metrics"),
     pytest.param({"reload": True}, "reload=True", id="reload"),
+    pytest.param(
+        {"traces_exporter_host": "http://localhost", "traces_exporter_port": 4317},
+        "traces_exporter_host='http://localhost' asks for OpenTelemetry tracing",
+        id="traces-exporter",
+    ),
+    pytest.param(
+        {"port_monitoring": 9090}, "port_monitoring=9090 asks for Prometheus monitoring", id="port-monitoring"
+    ),
 ]
 
 
@@ -44,6 +52,11 @@ def test_deployment_refuses_what_is_not_there_yet(option, expected):
 def test_flow_refuses_flags_that_are_not_there_yet(flag):
     with pytest.raises(NotSupportedYetError, match=f"Flow: {flag}=True"):
         Flow(**{flag: True})
+
+
+def test_jina_tracing_setup_is_refused_by_name_not_as_an_unexpected_argument():
+    with pytest.raises(NotSupportedYetError, match="Flow: tracing=True asks for OpenTelemetry tracing"):
+        Flow(tracing=True, traces_exporter_host="http://localhost", traces_exporter_port=4317)
 
 
 def test_flow_yaml_with_an_unsupported_option_fails_on_loading(tmp_path):
