@@ -25,7 +25,9 @@ log = logging.getLogger("devkit.gateway")
 
 def bind_socket(host: str, port: int, what: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP (not 0): asyncio sets TCP_NODELAY only on such sockets, and
+    # without it every response waits ~40 ms for a delayed ACK (measured: 44 ms vs 0.7 ms)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart over TIME_WAIT, as uvicorn
     # accepted connections inherit it: without it a response written in two parts (headers,
     # then body) waits for the client's delayed ACK, ~40 ms per request on Linux

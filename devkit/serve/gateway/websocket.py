@@ -121,12 +121,22 @@ class WebSocketGateway:
                 if subprotocol == BYTES:
                     await websocket.send_bytes(answer.SerializeToString())
                 else:
-                    await websocket.send_text(codec.response_json(answer).decode())
+                    await websocket.send_text(self._json_answer(answer).decode())
             await websocket.close()
         except (WebSocketDisconnect, RuntimeError):  # the client went away: nothing left to answer
             return
         finally:
             await answers.aclose()  # type: ignore[attr-defined]
+
+    def _json_answer(self, answer: jina_pb2.DataRequestProto) -> bytes:
+        """An answer as the HTTP gateway's body, documents read with the endpoint's response schema."""
+        if answer.header.status.code == jina_pb2.StatusProto.ERROR:
+            return codec.response_json(answer)
+        schema = self.http._models_for(answer.header.exec_endpoint).output
+        try:
+            return codec.response_json(answer, schema)
+        except (ValueError, TypeError):  # documents that do not fit the declared schema
+            return codec.response_json(answer)
 
     async def _requests(self, websocket: WebSocket, subprotocol: str) -> AsyncIterator[Any]:
         while True:
