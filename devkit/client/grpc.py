@@ -43,6 +43,19 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, grpc.RpcError) and getattr(exc, "code", lambda: None)() in _RETRYABLE
 
 
+def open_channel(address: Address, settings: ConnectionSettings, *, asynchronous: bool) -> Any:
+    """The client's gRPC channel (asyncio or blocking): devkit's options, the user's on top."""
+    options = list({**dict(CHANNEL_OPTIONS), **(settings.grpc_channel_options or {})}.items())
+    kind = grpc.aio if asynchronous else grpc
+    if address.tls:
+        return kind.secure_channel(address.target, grpc.ssl_channel_credentials(), options=options)
+    return kind.insecure_channel(address.target, options=options)
+
+
+def call_metadata(settings: ConnectionSettings) -> Sequence[tuple[str, str]] | None:
+    return tuple(settings.metadata.items()) or None
+
+
 def _encode(request: OutgoingRequest, devkit_peer: bool) -> jina_pb2.DataRequestProto:
     return new_request(
         request.endpoint,
@@ -59,15 +72,8 @@ class GrpcTransport(Transport):
 
     def __init__(self, address: Address, settings: ConnectionSettings) -> None:
         super().__init__(address, settings)
-        options = dict(CHANNEL_OPTIONS)
-        options.update(settings.grpc_channel_options or {})
-        if address.tls:
-            self.channel = grpc.aio.secure_channel(
-                address.target, grpc.ssl_channel_credentials(), options=list(options.items())
-            )
-        else:
-            self.channel = grpc.aio.insecure_channel(address.target, options=list(options.items()))
-        self.metadata: Sequence[tuple[str, str]] | None = tuple(settings.metadata.items()) or None
+        self.channel = open_channel(address, settings, asynchronous=True)
+        self.metadata = call_metadata(settings)
         data = jina_pb2.DataRequestProto
         self._call = self.channel.stream_stream(
             "/jina.JinaRPC/Call",
@@ -215,15 +221,8 @@ class SyncUnaryTransport:
     """
 
     def __init__(self, address: Address, settings: ConnectionSettings):
-        options = dict(CHANNEL_OPTIONS)
-        options.update(settings.grpc_channel_options or {})
-        if address.tls:
-            self.channel = grpc.secure_channel(
-                address.target, grpc.ssl_channel_credentials(), list(options.items())
-            )
-        else:
-            self.channel = grpc.insecure_channel(address.target, list(options.items()))
-        self.metadata: Sequence[tuple[str, str]] | None = tuple(settings.metadata.items()) or None
+        self.channel = open_channel(address, settings, asynchronous=False)
+        self.metadata = call_metadata(settings)
         self._single = self.channel.unary_unary(
             "/jina.JinaSingleDataRequestRPC/process_single_data",
             request_serializer=jina_pb2.DataRequestProto.SerializeToString,

@@ -13,6 +13,7 @@ from docarray import BaseDoc, DocList
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devkit import Client, Deployment, Executor, ExecutorError, ServerUnavailableError, requests
+from devkit.errors import DevkitError
 
 
 class TextDoc(BaseDoc):
@@ -321,3 +322,16 @@ def test_every_server_answers_grpc_health_checks(runtime, replicas):
         with grpc.insecure_channel(f"127.0.0.1:{dep.port}") as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_grpc_channel_options_apply_on_top_of_the_defaults(port):
+    # CLIENT-25: a 1 KiB receive limit rejects a 10 KiB answer, on the streamed and the unary path
+    big = DocList[TextDoc]([TextDoc(text="x" * 10_000)])
+    options = {"grpc.max_receive_message_length": 1024}
+    with Client(host="127.0.0.1", port=port, grpc_channel_options=options) as client:
+        assert client.post("/", texts(1), return_type=DocList[TextDoc]).text == ["echo 0"]
+        for stream in (True, False):
+            with pytest.raises(DevkitError, match="RESOURCE_EXHAUSTED"):
+                client.post("/", big, stream=stream)
+    with Client(host="127.0.0.1", port=port) as client:
+        assert len(client.post("/", big)) == 1
