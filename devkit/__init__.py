@@ -15,7 +15,7 @@ from devkit.errors import (
     RuntimeFailToStart,
     ServerUnavailableError,
 )
-from devkit.executor import Executor, requests
+from devkit.executor import Executor, dynamic_batching, requests
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
 from devkit.serve.gateway.custom import FastAPIBaseGateway, Gateway
@@ -40,5 +40,6 @@ __all__ = [
     "Response",
     "RuntimeFailToStart",
     "ServerUnavailableError",
+    "dynamic_batching",
     "requests",
 ]

@@ -11,6 +11,8 @@ Registered through the ``pytest11`` entry point, so installing devkit is enough.
 * ``flow_factory`` / ``deployment_factory`` build orchestrators bound to that runtime;
   everything they built is closed after the test, and the test fails if a devkit
   thread, a child process or a listening port outlived it (naming each).
+* ``batch_clock`` replaces the time dynamic batching waits on with a manual clock, so a
+  test drives batching timeouts without sleeping (thread runtime).
 * When such a test fails, its report gets a "devkit topology" section: each Flow's
   diagram annotated with per-Executor requests, errors, median latency and the faults the
   ``network`` fixture injected, as Mermaid text and as an SVG file.
@@ -29,12 +31,15 @@ from devkit.client.sync_client import Client
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
 from devkit.runtime.default import runtime_default
+from devkit.serve.clock import use_clock
 from devkit.testing.assertions import describe_differences
+from devkit.testing.clock import ManualClock
 from devkit.testing.faults import FakeNetwork
 from devkit.testing.harness import RUNTIMES, TestHarness
 from devkit.testing.leaks import leaked_since, snapshot
 
 __all__ = [
+    "batch_clock",
     "client_factory",
     "deployment_factory",
     "devkit_harness",
@@ -246,3 +251,16 @@ def network() -> Iterator[FakeNetwork]:
     """
     with FakeNetwork(seed=0) as fake:
         yield fake
+
+
+@pytest.fixture
+def batch_clock() -> Iterator[ManualClock]:
+    """A :class:`~devkit.testing.clock.ManualClock` that dynamic batching waits on, for this test.
+
+    Executors started during the test on the thread runtime batch on it: a queue flushes by
+    timeout only when the test calls ``batch_clock.advance(ms=...)``; ``wait_armed()`` blocks
+    until a queue holds requests and waits for time. (The process runtime keeps real time.)
+    """
+    clock = ManualClock()
+    with use_clock(clock):
+        yield clock

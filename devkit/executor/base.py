@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from devkit.errors import EndpointSignatureError, NotSupportedYetError
+from devkit.errors import ConfigError, EndpointSignatureError
+from devkit.executor.batching import BatchingConfig, batching_of
 from devkit.executor.decorators import DEFAULT_ENDPOINT, binding_of
 from devkit.executor.endpoint import Endpoint, endpoint_from_method
 
@@ -83,12 +84,9 @@ class Executor:
             py_modules=runtime.get("py_modules"),
         )
         self._workspace_root = workspace or self.runtime_args.workspace or self.metas.workspace
-        if dynamic_batching:
-            raise NotSupportedYetError(
-                f"{type(self).__name__}: dynamic batching ({dict(dynamic_batching)}) is not available in this "
-                "devkit version; remove uses_dynamic_batching / dynamic_batching"
-            )
         self.requests: dict[str, Endpoint] = self._build_endpoints(requests or {})
+        #: endpoint -> its batching, from ``@dynamic_batching`` then ``uses_dynamic_batching``
+        self.dynamic_batching: dict[str, BatchingConfig] = self._batching_table(dynamic_batching or {})
 
     # -- endpoints -------------------------------------------------------------------------
     @classmethod
@@ -132,6 +130,45 @@ class Executor:
             key = name if name.startswith("/") or name == DEFAULT_ENDPOINT else f"/{name}"
             table[key] = endpoint
         return table
+
+    def _batching_table(self, overrides: Mapping[str, Any]) -> dict[str, BatchingConfig]:
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(
+                f"{type(self).__name__}: uses_dynamic_batching maps endpoints to their batching, like "
+                f"{{'/bar': {{'preferred_batch_size': 10, 'timeout': 200}}}}; got {overrides!r}"
+            )
+        table: dict[str, BatchingConfig] = {}
+        for name, endpoint in self.requests.items():
+            config = batching_of(getattr(type(self), endpoint.method_name, None))
+            if config is not None:
+                table[name] = config
+        for raw_name, value in overrides.items():
+            name = raw_name if raw_name.startswith("/") else f"/{raw_name}"
+            where = f"{type(self).__name__}: uses_dynamic_batching[{raw_name!r}]"
+            if name not in self.requests and DEFAULT_ENDPOINT not in self.requests:
+                served = ", ".join(sorted(self.requests)) or "no endpoint"
+                raise ConfigError(
+                    f"{where} names an endpoint {type(self).__name__} does not serve; it serves {served}"
+                )
+            config = BatchingConfig.parse(value, where)
+            if config is None:
+                table.pop(name, None)
+            else:
+                table[name] = config
+        for name in table:
+            method = self.endpoint_for(name)
+            if method is not None and method.is_generator:
+                raise ConfigError(
+                    f"{type(self).__name__}: endpoint {name!r} streams documents ({method.method_name!r} is a "
+                    "generator) and cannot be dynamically batched; remove its batching"
+                )
+        return table
+
+    def batching_for(self, exec_endpoint: str) -> BatchingConfig | None:
+        """The batching of the endpoint serving ``exec_endpoint`` (None: it is not batched)."""
+        if exec_endpoint in self.requests:
+            return self.dynamic_batching.get(exec_endpoint)
+        return self.dynamic_batching.get(exec_endpoint) or self.dynamic_batching.get(DEFAULT_ENDPOINT)
 
     def endpoint_for(self, exec_endpoint: str) -> Endpoint | None:
         """The method serving ``exec_endpoint``: the exact binding, else the default one."""

@@ -79,7 +79,6 @@ class Deployment(Orchestrator):
         reject_unsupported(
             f"Deployment {name!r}",
             uses=uses,
-            uses_dynamic_batching=uses_dynamic_batching,
             tracing=tracing,
             monitoring=monitoring,
             metrics=metrics,

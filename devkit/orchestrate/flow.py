@@ -176,7 +176,6 @@ class Flow(Orchestrator):
         reject_unsupported(
             f"Flow.add(name={name!r})",
             uses=uses,
-            uses_dynamic_batching=uses_dynamic_batching,
             tracing=tracing,
             monitoring=monitoring,
             metrics=metrics,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any
@@ -21,8 +22,17 @@ from google.protobuf import struct_pb2
 from devkit.executor.base import Executor
 from devkit.executor.endpoint import Endpoint
 from devkit.proto import jina_pb2
+from devkit.serve.batching import Batcher
 from devkit.serve.sync_thread import SyncThread
 from devkit.wire import RESULTS_KEY, carries_codec, error_status, parameters_of, read_docs, write_docs
+
+
+def parameters_key(request: jina_pb2.DataRequestProto) -> str:
+    """The request's parameters as canonical JSON: requests batch together only when equal."""
+    raw = parameters_of(request)
+    raw.pop(RESULTS_KEY, None)
+    return json.dumps(raw, sort_keys=True, default=str)
+
 
 __all__ = ["ExecutorHandler"]
 
@@ -57,6 +67,7 @@ class ExecutorHandler:
         self.name = str(executor.metas.name)
         self.display_name = display_name
         self._pool = SyncThread(f"devkit-{self.name}")
+        self._batcher = Batcher(display_name)
         self._exit_on = exit_on_exceptions
         self._on_fatal = on_fatal
 
@@ -68,6 +79,10 @@ class ExecutorHandler:
     def skipped(self) -> int:
         """Requests not run because their client gave up while they waited for the thread."""
         return self._pool.skipped
+
+    def flush_batches(self) -> None:
+        """The server is stopping: run queued dynamic batches now instead of waiting for them to fill."""
+        self._batcher.flush_now()
 
     def close(self) -> None:
         self._pool.shutdown()
@@ -137,16 +152,30 @@ class ExecutorHandler:
         if endpoint.wants("exec_endpoint") and "exec_endpoint" in endpoint.accepts:
             kwargs["exec_endpoint"] = endpoint_name
 
-        if endpoint.single_doc:
-            out_docs, results = await self._call_per_doc(endpoint, docs, kwargs, deadline)
-        else:
-            if endpoint.wants("docs"):
-                kwargs["docs"] = docs
-            returned = await self._call(endpoint, kwargs, deadline)
-            out_docs, results = self._interpret(endpoint, returned, docs)
+        batching = self.executor.batching_for(endpoint_name) if len(requests) == 1 and docs else None
+        if batching is None:
+            out_docs, results = await self._call_batch(endpoint, kwargs, docs, deadline)
+        else:  # wait for other requests' documents; the batch runs for all of them (no deadline)
+            out_docs, results = await self._batcher.submit(
+                endpoint_name,
+                parameters_key(response),
+                batching,
+                docs,
+                lambda batch: self._call_batch(endpoint, kwargs, batch, None),
+            )
         write_docs(response, out_docs, devkit_peer=devkit_peer)
         if results is not None:
             self._store_results(response, results)
+
+    async def _call_batch(
+        self, endpoint: Endpoint, kwargs: dict[str, Any], docs: DocList[Any], deadline: float | None
+    ) -> tuple[DocList[Any], dict[str, Any] | None]:
+        """Run the endpoint on ``docs`` (one request's, or a dynamic batch of several)."""
+        if endpoint.single_doc:
+            return await self._call_per_doc(endpoint, docs, kwargs, deadline)
+        call_kwargs = {**kwargs, "docs": docs} if endpoint.wants("docs") else kwargs
+        returned = await self._call(endpoint, call_kwargs, deadline)
+        return self._interpret(endpoint, returned, docs)
 
     def _decode(self, request: jina_pb2.DataRequestProto, endpoint: Endpoint, name: str) -> DocList[Any]:
         try:

@@ -182,7 +182,14 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
     )
     servicer = WorkerServicer(handler)
 
+    async def flush_batches_when_stopping() -> None:
+        await stop.wait()  # queued dynamic batches run now: the drain must not wait for their timeout
+        handler.flush_batches()
+
+    flusher = asyncio.create_task(flush_batches_when_stopping())
+
     async def close() -> None:
+        flusher.cancel()
         handler.close()
         restore_env()
 

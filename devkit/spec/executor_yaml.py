@@ -92,7 +92,10 @@ def _resolve_yaml(source: str, spec: ExecutorSpec) -> ResolvedExecutor:
         {**(doc.data.get("with") or {}), **spec.uses_with},
         {**metas, **spec.uses_metas},
         {**(doc.data.get("requests") or {}), **spec.uses_requests},
-        doc.data.get("uses_dynamic_batching") or doc.data.get("dynamic_batching") or {},
+        {
+            **(doc.data.get("uses_dynamic_batching") or doc.data.get("dynamic_batching") or {}),
+            **spec.uses_dynamic_batching,
+        },
         where=doc.source,
     )
 

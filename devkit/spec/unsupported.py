@@ -1,14 +1,13 @@
 """jina options devkit does not have yet, refused when a Flow or Deployment is built.
 
-Without this, ``tracing=True`` is a ``TypeError``, ``uses='docker://...'`` is "no Executor
-class of that name" and dynamic batching fails only when the worker starts; each option here
-instead raises :class:`~devkit.errors.NotSupportedYetError` naming the option and what to do.
+Without this, ``tracing=True`` is a ``TypeError`` and ``uses='docker://...'`` is "no Executor
+class of that name"; each option here instead raises
+:class:`~devkit.errors.NotSupportedYetError` naming the option and what to do.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from devkit.errors import NotSupportedYetError
@@ -33,11 +32,6 @@ UNSUPPORTED_FLAGS: dict[str, tuple[str, str]] = {
     "reload": ("reloading Executors when their files change", "remove reload=True and restart after edits"),
 }
 
-_BATCHING = (
-    "dynamic batching",
-    "remove it; an Executor receives each request's documents as one DocList, so send larger "
-    "batches with the client's request_size",
-)
 _REMOTE_USES = re.compile(r"^(docker|jinaai|jinahub)(\+\w+)?://", re.IGNORECASE)
 
 
@@ -51,7 +45,6 @@ def reject_unsupported(
     where: str,
     *,
     uses: Any = None,
-    uses_dynamic_batching: Mapping[str, Any] | None = None,
     **flags: Any,
 ) -> None:
     """Raise :class:`NotSupportedYetError` for the first option devkit cannot honour.
@@ -62,8 +55,6 @@ def reject_unsupported(
         if value is not None and value is not False:
             feature, instead = UNSUPPORTED_FLAGS[flag]
             raise _refuse(where, f"{flag}={value!r}", feature, instead)
-    if uses_dynamic_batching:
-        raise _refuse(where, "uses_dynamic_batching", *_BATCHING)
     if isinstance(uses, str) and _REMOTE_USES.match(uses.strip()):
         raise _refuse(
             where,
@@ -72,20 +63,3 @@ def reject_unsupported(
             "run that Executor yourself and add it with external=True, host= and port=, "
             "or install its Python package and pass uses='module.ClassName'",
         )
-    _reject_batching_in_executor_yaml(where, uses)
-
-
-def _reject_batching_in_executor_yaml(where: str, uses: Any) -> None:
-    """An Executor YAML file asking for dynamic batching is refused now, not when it starts."""
-    from devkit.spec.executor_yaml import is_yaml_source
-    from devkit.spec.yamlio import read_yaml
-
-    if not is_yaml_source(uses):
-        return
-    try:
-        data = read_yaml(uses).data
-    except Exception:  # unreadable YAML is reported, with its line, when the Executor is built
-        return
-    for key in ("uses_dynamic_batching", "dynamic_batching"):
-        if data.get(key):
-            raise _refuse(f"{where} (uses={uses})", f"{key!r}", *_BATCHING)

@@ -15,9 +15,6 @@ OPTIONS = [
     pytest.param({"uses": "docker://jinaai/encoder:latest"}, "uses='docker://", id="docker"),
     pytest.param({"uses": "jinaai://jina-ai/SimpleIndexer"}, "Executor Hub", id="jinaai"),
     pytest.param({"uses": "jinahub+docker://Sentencizer"}, "external=True", id="jinahub-docker"),
-    pytest.param(
-        {"uses_dynamic_batching": {"/": {"preferred_batch_size": 4}}}, "dynamic batching", id="batching"
-    ),
     pytest.param({"tracing": True}, "tracing=True asks for OpenTelemetry tracing", id="tracing"),
     pytest.param({"monitoring": True}, "monitoring=True", id="monitoring"),
     pytest.param({"metrics": True}, "metrics=True", id="metrics"),
@@ -79,17 +76,7 @@ def test_flow_yaml_with_an_unsupported_option_fails_on_loading(tmp_path):
         Flow.load_config(path)
 
 
-def test_executor_yaml_asking_for_dynamic_batching_fails_when_the_deployment_is_built(tmp_path):
-    path = tmp_path / "executor.yml"
-    path.write_text("jtype: Passthrough\ndynamic_batching:\n  /:\n    preferred_batch_size: 4\n")
-    with pytest.raises(NotSupportedYetError, match="'dynamic_batching' asks for dynamic batching"):
-        Deployment(uses=str(path))
-    deployment_yaml = tmp_path / "deployment.yml"
-    deployment_yaml.write_text("jtype: Deployment\nwith:\n  uses: executor.yml\n")
-    with pytest.raises(NotSupportedYetError, match="dynamic batching"):
-        Deployment.load_config(deployment_yaml)
-
-
 def test_supported_options_still_build():
     Flow(tracing=False, monitoring=False).add(uses=Passthrough, name="p")
     Deployment(uses=Passthrough, metrics=False)
+    Deployment(uses=Passthrough, uses_dynamic_batching={"/": {"preferred_batch_size": 4}})
