@@ -104,6 +104,8 @@ class _Hook:
         cls = ARRAY_CLASSES[name]
         dtype = _dtype(dtype_str)
         count = math.prod(shape)
+        if any(side < 0 for side in shape):
+            raise ValueError(f"an array's shape {shape} has a negative side")
         if offset < 0 or offset + count * dtype.itemsize > len(self.region):
             raise ValueError(f"an array of {count} x {dtype} lies outside the request's buffers")
         order: typing.Literal["C", "F"] = "F" if fortran else "C"

@@ -8,10 +8,12 @@ shape, writability, tensor class, str/bytes subclasses, int width, float sign, k
 from __future__ import annotations
 
 import math
+import struct
 import types
 import typing
 from typing import Any, Union
 
+import msgpack
 import numpy as np
 import pytest
 from docarray import BaseDoc, DocList
@@ -33,7 +35,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from pydantic import ValidationError
 
-from devkit.codec import Unrepresentable, decode_docs, encode_docs
+from devkit.codec import MARKER, Unrepresentable, decode_docs, encode_docs
 
 
 class Scalars(BaseDoc):
@@ -301,3 +303,23 @@ def test_values_it_cannot_carry_exactly_are_refused(value: Any) -> None:
 def test_malformed_bytes_raise_value_error(raw: bytes) -> None:
     with pytest.raises(ValueError):
         decode_docs(raw, DocList[TextDoc])
+
+
+def test_an_array_cannot_claim_a_negative_shape() -> None:
+    """A shape of [-1] would make numpy read the whole buffer region as that array."""
+    docs = DocList[TextDoc]([TextDoc(embedding=np.arange(4, dtype=np.float32))])
+    raw = encode_docs(docs).replace(msgpack.packb([4]), msgpack.packb([-1]))
+    with pytest.raises(ValueError, match="negative"):
+        decode_docs(raw, DocList[TextDoc])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_any_bytes_after_the_marker_decode_or_raise_value_or_type_error(body: bytes) -> None:
+    """What a server turns into INVALID_ARGUMENT: never another exception, never a crash."""
+    raw = MARKER + struct.pack("<I", len(body)) + body
+    try:
+        got = decode_docs(raw, DocList[Scalars])
+    except (ValueError, TypeError):
+        return
+    assert all(type(doc) is Scalars for doc in got)
