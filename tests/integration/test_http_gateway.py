@@ -16,7 +16,7 @@ from docarray import BaseDoc, DocList
 from docarray.typing import NdArray
 from pydantic import BaseModel, Field
 
-from devkit import Executor, Flow, requests
+from devkit import Deployment, Executor, Flow, requests
 
 
 class TextDoc(BaseDoc):
@@ -169,6 +169,22 @@ def test_document_that_does_not_validate_is_a_422_naming_the_field(http):
     assert response.json()["detail"].startswith("data[1].text:")
 
 
+def test_invalid_target_executor_is_a_422(http):
+    response = http.post("/post", json={"data": [], "execEndpoint": "/foo", "targetExecutor": "(unclosed"})
+    assert response.status_code == 422
+    assert "(unclosed" in response.json()["detail"]
+
+
+def test_deployment_takes_the_http_options():
+    with Deployment(uses=Foo, protocol="http", title="One Executor", cors=True, quiet=True) as dep:
+        base = f"http://127.0.0.1:{dep.port}"
+        assert httpx.get(base + "/openapi.json").json()["info"]["title"] == "One Executor"
+        preflight = httpx.options(
+            base + "/foo", headers={"Origin": "http://example.org", "Access-Control-Request-Method": "POST"}
+        )
+        assert "access-control-allow-origin" in preflight.headers
+
+
 def test_post_without_exec_endpoint_is_a_422(http):
     response = http.post("/post", json={"data": []})
     assert response.status_code == 422
@@ -262,11 +278,12 @@ def test_no_debug_and_no_crud_endpoints_hide_their_routes():
     flow = Flow(quiet=True).config_gateway(protocol="http", no_debug_endpoints=True, no_crud_endpoints=True)
     with flow.add(uses=Foo) as flow:
         base = f"http://127.0.0.1:{flow.port}"
-        for path in ("/post", "/index", "/search"):
-            if path != "/search":  # /search is an Executor endpoint: it keeps its route
-                assert httpx.post(base + path, json={"data": []}).status_code in (404, 405), path
+        for path in ("/post", "/index"):
+            assert httpx.post(base + path, json={"data": []}).status_code == 404, path
         assert httpx.get(base + "/status").status_code == 404
-        assert httpx.post(base + "/search", json={"data": [{}]}).status_code == 200
+        assert (
+            httpx.post(base + "/search", json={"data": [{}]}).status_code == 200
+        )  # an Executor endpoint stays
         paths = httpx.get(base + "/openapi.json").json()["paths"]
         assert "/post" not in paths and "/status" not in paths and "/index" not in paths
 

@@ -34,7 +34,7 @@ from starlette.routing import Route as StarletteRoute
 from devkit.proto import jina_pb2
 from devkit.serve.gateway import http_codec as codec
 from devkit.serve.gateway.asgi import AsgiServer, start_asgi_server
-from devkit.serve.gateway.core import GatewayCore, NotStreamableError
+from devkit.serve.gateway.core import GATEWAY_NODE, GatewayCore, NotStreamableError
 from devkit.serve.gateway.docs_pages import docs_routes
 from devkit.serve.gateway.http_schemas import (
     CRUD_ROUTES,
@@ -53,6 +53,8 @@ log = logging.getLogger("devkit.gateway")
 #: exception names in a status that mean "the Executor could not be reached" / "was too slow"
 UNREACHABLE = frozenset({"ExecutorUnavailableError"})
 TIMED_OUT = frozenset({"ExecutorTimeoutError"})
+#: ... and "the request itself is invalid" (found by the core, not by the HTTP layer)
+BAD_INPUT = frozenset({"InvalidTargetExecutorError", "BadRequestError"})
 _RESERVED = {"/", "/post", "/status", "/dry_run", "/docs", "/redoc", "/openapi.json"}
 
 
@@ -191,6 +193,10 @@ class HttpGateway:
             if name == "NoEndpointError":
                 return error_response(
                     404, status.exception.args[0] if status.exception.args else status.description
+                )
+            if name in BAD_INPUT and status.exception.executor == GATEWAY_NODE:
+                return error_response(
+                    422, status.exception.args[0] if status.exception.args else status.description
                 )
             code = 504 if name in TIMED_OUT else 503 if name in UNREACHABLE else 200
             schema = AnyDoc  # the documents of a failed request are the ones sent
