@@ -133,3 +133,35 @@ def test_process_runtime_reports_every_port():
     with Flow(protocol=["grpc", "http"], runtime="process", quiet=True).add(uses=Foo) as flow:
         assert _http_post(flow.ports_by_protocol["http"], "/foo", ["x"]).status_code == 200
         assert set(flow.ports_by_protocol.values()) <= set(flow.ports)
+
+
+def test_deployment_yaml_keeps_its_protocols(tmp_path):
+    deployment = Deployment(uses=Foo, protocol=["grpc", "http"], port=[0, 0], quiet=True)
+    path = tmp_path / "deployment.yml"
+    deployment.save_config(path)
+    assert Deployment.load_config(str(path)).spec.protocols == deployment.spec.protocols
+
+
+def test_flow_yaml_with_block_takes_http_options_as_jinas_docs_write_them(tmp_path):
+    path = tmp_path / "flow.yml"
+    path.write_text(
+        f"""
+jtype: Flow
+with:
+  protocol: http
+  cors: true
+  expose_endpoints:
+    /foo:
+      summary: my endpoint
+      methods: ["PUT"]
+      tags:
+        - fine-tuning
+executors:
+  - uses: {Foo.__module__}.Foo
+"""
+    )
+    flow = Flow.load_config(str(path))
+    assert flow.spec.gateway.http.cors is True
+    with flow:
+        operation = httpx.get(f"http://127.0.0.1:{flow.port}/openapi.json").json()["paths"]["/foo"]["put"]
+        assert operation["summary"] == "my endpoint" and operation["tags"] == ["fine-tuning"]
