@@ -256,3 +256,14 @@ def test_batching_in_a_child_process():
 
         answers = [pool.submit(one, name) for name in "abc"]
         assert sorted(text for answer in answers for text in answer.result(WAIT)) == ["a:3", "b:3", "c:3"]
+
+
+def test_a_stopping_deployment_answers_queued_requests_without_waiting_for_the_timeout(batch_clock):
+    Embedder.batches = []
+    with ThreadPoolExecutor(1) as pool:
+        with Deployment(uses=Embedder, runtime="thread", port=0, host="127.0.0.1", quiet=True) as dep:
+            answer = post(pool, dep, "s0")
+            batch_clock.wait_armed(1)
+        # the clock never moved: stopping ran the queued batch
+        assert texts(answer.result(WAIT)) == ["s0!"]
+    assert Embedder.batches == [["s0"]]
