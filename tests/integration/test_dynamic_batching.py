@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 from docarray import BaseDoc, DocList
 
-from devkit import Client, Deployment, Executor, ExecutorError, dynamic_batching, requests
+from devkit import Client, Deployment, Executor, ExecutorError, Flow, dynamic_batching, requests
 from devkit.testing.clock import ManualClock
 
 WAIT = 20.0  # seconds a request may take on a loaded machine before the test fails
@@ -267,3 +267,21 @@ def test_a_stopping_deployment_answers_queued_requests_without_waiting_for_the_t
         # the clock never moved: stopping ran the queued batch
         assert texts(answer.result(WAIT)) == ["s0!"]
     assert Embedder.batches == [["s0"]]
+
+
+def test_a_flow_batches_requests_arriving_through_its_gateway(batch_clock):
+    BatchedByConfig.batches = []
+    flow = Flow(port=0, host="127.0.0.1", runtime="thread", quiet=True).add(
+        uses=BatchedByConfig, name="bar", uses_dynamic_batching={"/bar": {"preferred_batch_size": 3}}
+    )
+    with flow, ThreadPoolExecutor(3) as pool:
+
+        def one(text: str) -> Future:
+            return pool.submit(lambda: Client(host="127.0.0.1", port=flow.port).post("/bar", docs(text)))
+
+        first = one("a")
+        batch_clock.wait_armed(1)
+        rest = [one("b"), one("c")]
+        for answer in (first, *rest):
+            answer.result(WAIT)
+    assert BatchedByConfig.batches == [3]
