@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from devkit.errors import DevkitError
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowSpec
+from devkit.spec.topology import resolve_flow
 
 if TYPE_CHECKING:
     from devkit.orchestrate.flow import Flow
@@ -184,10 +185,7 @@ def _executor_box(executor: FlowExecutorSpec, layer: int, annotation: NodeAnnota
 
 
 def _depths(spec: FlowSpec) -> dict[str, int]:
-    depth = {GATEWAY: 0}
-    for executor in spec.ordered():
-        depth[executor.name] = 1 + max(depth[need] for need in executor.needs)
-    return depth
+    return resolve_flow(spec).depths()
 
 
 def _logical_edges(spec: FlowSpec) -> list[_Edge]:
@@ -198,8 +196,7 @@ def _logical_edges(spec: FlowSpec) -> list[_Edge]:
             edges.append(
                 _Edge(GATEWAY_IN if need == GATEWAY else need, executor.name, label, executor.floating)
             )
-    needed = {need for executor in spec.executors for need in executor.needs}
-    ends = [e.name for e in spec.executors if e.name not in needed and not e.floating]
+    ends = resolve_flow(spec).open_ends
     for end in ends:
         edges.append(_Edge(end, GATEWAY_OUT))
     if not ends:

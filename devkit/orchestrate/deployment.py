@@ -12,7 +12,8 @@ from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
-from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, HttpOptions, NodeSpec, Polling
+from devkit.spec.models import DeploymentSpec, HttpOptions, Polling
+from devkit.spec.topology import ExecutorPlan, resolve_deployment
 from devkit.spec.unsupported import reject_unsupported
 
 __all__ = ["Deployment", "parse_polling"]
@@ -95,31 +96,33 @@ class Deployment(Orchestrator):
         if unknown:
             raise ConfigError(f"Deployment got unknown argument(s) {', '.join(unknown)}")
         self.http = HttpOptions(**http)
-        self.spec = DeploymentSpec(
-            name=name,
-            executor=ExecutorSpec(
-                uses=uses,
-                uses_with=uses_with,  # type: ignore[arg-type]  # normalised by the spec's validators
-                uses_metas=uses_metas,  # type: ignore[arg-type]
-                uses_requests=uses_requests,  # type: ignore[arg-type]
-                uses_dynamic_batching=uses_dynamic_batching,  # type: ignore[arg-type]
-                py_modules=py_modules,  # type: ignore[arg-type]
-                extra_search_paths=extra_search_paths,  # type: ignore[arg-type]
-                workspace=workspace,
-                env=env,  # type: ignore[arg-type]
-            ),
-            host=host,
-            port=port,  # type: ignore[arg-type]
-            protocol=protocol,  # type: ignore[arg-type]  # normalised by the spec's validators
-            replicas=replicas,
-            shards=shards,
-            polling=parse_polling(polling),
-            runtime=runtime or default_runtime(),  # type: ignore[arg-type]
-            timeout_ready=ms_to_seconds(timeout_ready),
-            timeout_send=ms_to_seconds(timeout_send),
-            retries=retries,
-            workspace=workspace,
-            exit_on_exceptions=tuple(exit_on_exceptions or ()),
+        self.spec = DeploymentSpec.model_validate(  # the spec's validators normalise each value
+            {
+                "name": name,
+                "executor": {
+                    "uses": uses,
+                    "uses_with": uses_with,
+                    "uses_metas": uses_metas,
+                    "uses_requests": uses_requests,
+                    "uses_dynamic_batching": uses_dynamic_batching,
+                    "py_modules": py_modules,
+                    "extra_search_paths": extra_search_paths,
+                    "workspace": workspace,
+                    "env": env,
+                },
+                "host": host,
+                "port": port,
+                "protocol": protocol,
+                "replicas": replicas,
+                "shards": shards,
+                "polling": parse_polling(polling),
+                "runtime": runtime or default_runtime(),
+                "timeout_ready": ms_to_seconds(timeout_ready),
+                "timeout_send": ms_to_seconds(timeout_send),
+                "retries": retries,
+                "workspace": workspace,
+                "exit_on_exceptions": tuple(exit_on_exceptions or ()),
+            }
         )
         self.quiet = quiet
 
@@ -141,46 +144,22 @@ class Deployment(Orchestrator):
         return "gateway" if self.spec.needs_front else self.spec.name
 
     def _start(self) -> None:
-        spec = self.spec
-        workers = spec.worker_specs()
-        if not spec.needs_front:
-            workers = [workers[0].model_copy(update={"host": spec.host, "port": spec.protocols[0].port})]
-        items = [(worker.display_name, run_worker, worker) for worker in workers]
-        ports = self._group.start_batch(spec.runtime, items, spec.timeout_ready)
-        if spec.needs_front:
-            addresses = [
-                self._dial(
-                    Edge("gateway", spec.name, worker.shard_id, worker.replica_id), f"127.0.0.1:{port}"
-                )
-                for worker, port in zip(workers, ports, strict=True)
-            ]
-            shards = tuple(
-                tuple(addresses[shard * spec.replicas : (shard + 1) * spec.replicas])
-                for shard in range(spec.shards)
-            )
-            gateway = GatewaySpec(
-                name=f"{spec.name}/gateway",
-                host=spec.host,
-                protocols=spec.protocols,
-                http=self.http,
-                nodes=(
-                    NodeSpec(
-                        name=spec.name,
-                        shards=shards,
-                        polling=spec.polling,
-                        needs=("gateway",),
-                        timeout_send=spec.timeout_send,
-                        retries=spec.retries,
-                    ),
-                ),
-                expose_reflection=True,
-            )
-            self._start_gateway(gateway, spec.runtime, spec.timeout_ready)
-        else:
+        topology = resolve_deployment(self.spec, self.http)
+        (plan,) = topology.executors
+        items = [(worker.display_name, run_worker, worker) for worker in plan.workers]
+        ports = self._group.start_batch(topology.runtime, items, topology.timeout_ready)
+        if topology.gateway is None:
             self.port = ports[0]
             self.ports_by_protocol = {"grpc": self.port}
             if not self.quiet:
-                print_banner(self.kind, spec.host, self.ports_by_protocol)
+                print_banner(self.kind, self.spec.host, self.ports_by_protocol)
+            return
+
+        def address_of(plan: ExecutorPlan, shard: int, replica: int) -> str:
+            port = ports[shard * plan.replicas + replica]
+            return self._dial(Edge("gateway", plan.name, shard, replica), f"127.0.0.1:{port}")
+
+        self._start_gateway(topology.gateway_spec(address_of), topology.runtime, topology.timeout_ready)
 
     # -- YAML ------------------------------------------------------------------------------
     @classmethod

@@ -18,7 +18,16 @@ from devkit.orchestrate.deployment import parse_polling
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec, topology_problems
-from devkit.spec.models import DeploymentSpec, ExecutorSpec, GatewaySpec, HttpOptions, NodeSpec, ProtocolPort
+from devkit.spec.models import (
+    DeploymentSpec,
+    ExecutorSpec,
+    HttpOptions,
+    NodeSpec,
+    ProtocolPort,
+    RuntimeKind,
+    WorkerSpec,
+)
+from devkit.spec.topology import ExecutorPlan, Topology, resolve_flow
 from devkit.spec.unsupported import reject_unsupported
 
 __all__ = ["Flow"]
@@ -29,6 +38,11 @@ def _protocols(protocol: str | Sequence[str], port: int | Sequence[int] | None) 
         return ProtocolPort.parse(protocol, port)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _runtime(name: str) -> RuntimeKind:
+    """A runtime name, checked by the spec's type (one of ``RuntimeKind``)."""
+    return DeploymentSpec.model_validate({"runtime": name}).runtime
 
 
 def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -197,22 +211,24 @@ class Flow(Orchestrator):
         defaults = self._defaults
         deployment = DeploymentSpec(
             name=name,
-            executor=ExecutorSpec(
-                uses=uses,
-                uses_with=uses_with,  # type: ignore[arg-type]  # normalised by the spec's validators
-                uses_metas=uses_metas,  # type: ignore[arg-type]
-                uses_requests=uses_requests,  # type: ignore[arg-type]
-                uses_dynamic_batching=uses_dynamic_batching,  # type: ignore[arg-type]
-                py_modules=[*defaults["py_modules"], *_as_tuple(py_modules)],  # type: ignore[arg-type]
-                extra_search_paths=[*defaults["extra_search_paths"], *(extra_search_paths or [])],  # type: ignore[arg-type]
-                workspace=workspace or defaults["workspace"],
-                env={**defaults["env"], **(env or {})},
+            executor=ExecutorSpec.model_validate(  # the spec's validators normalise the mappings
+                {
+                    "uses": uses,
+                    "uses_with": uses_with,
+                    "uses_metas": uses_metas,
+                    "uses_requests": uses_requests,
+                    "uses_dynamic_batching": uses_dynamic_batching,
+                    "py_modules": [*defaults["py_modules"], *_as_tuple(py_modules)],
+                    "extra_search_paths": [*defaults["extra_search_paths"], *(extra_search_paths or [])],
+                    "workspace": workspace or defaults["workspace"],
+                    "env": {**defaults["env"], **(env or {})},
+                }
             ),
             host="127.0.0.1",
             replicas=replicas,
             shards=shards,
             polling=parse_polling(polling),
-            runtime=runtime or defaults["runtime"],  # type: ignore[arg-type]  # validated by the spec
+            runtime=_runtime(runtime or defaults["runtime"]),
             timeout_ready=ms_to_seconds(
                 timeout_ready if timeout_ready is not None else defaults["timeout_ready"]
             ),
@@ -325,59 +341,35 @@ class Flow(Orchestrator):
             from devkit.testing.contracts import enforce_contracts
 
             enforce_contracts(self)
-        spec = self.spec
-        ordered = spec.ordered()  # validates the topology before anything starts
-        addresses = self._start_workers(ordered)
-        nodes = tuple(
-            NodeSpec(
-                name=e.name,
-                shards=addresses[e.name],
-                polling=e.deployment.polling,
-                needs=e.needs,
-                when=e.when,
-                floating=e.floating,
-                no_reduce=e.no_reduce,
-                timeout_send=e.deployment.timeout_send,
-                retries=e.deployment.retries,
-                tls=e.tls,
-                grpc_metadata=e.grpc_metadata,
-                external=e.external,
-            )
-            for e in ordered
-        )
-        gateway = GatewaySpec(name=f"{self.name}/gateway", nodes=nodes, **dict(spec.gateway))
-        self._start_gateway(gateway, spec.runtime, spec.timeout_ready)
-        self._nodes = nodes
+        topology = resolve_flow(self.spec)  # validates the topology before anything starts
+        ports = self._start_workers(topology)
 
-    def _start_workers(self, ordered: list[FlowExecutorSpec]) -> dict[str, tuple[tuple[str, ...], ...]]:
-        """Start every worker of every local Executor at once; return shard -> replica addresses."""
-        addresses: dict[str, tuple[tuple[str, ...], ...]] = {}
-        by_runtime: dict[str, list[tuple[FlowExecutorSpec, Any]]] = {}
-        for executor in ordered:
-            if executor.external:
-                addresses[executor.name] = (
-                    tuple(
-                        self._dial(Edge("gateway", executor.name, 0, replica), address)
-                        for replica, address in enumerate(executor.external_addresses)
-                    ),
-                )
-                continue
-            for worker in executor.deployment.worker_specs():
-                by_runtime.setdefault(executor.deployment.runtime, []).append((executor, worker))
+        def address_of(plan: ExecutorPlan, shard: int, replica: int) -> str:
+            edge = Edge("gateway", plan.name, shard, replica)
+            if plan.external:
+                return self._dial(edge, plan.external_addresses[replica])
+            return self._dial(edge, f"127.0.0.1:{ports[(plan.name, shard, replica)]}")
+
+        gateway = topology.gateway_spec(address_of)
+        self._start_gateway(gateway, topology.runtime, topology.timeout_ready)
+        self._nodes = gateway.nodes
+
+    def _start_workers(self, topology: Topology) -> dict[tuple[str, int, int], int]:
+        """Start every worker of every local Executor at once; return (name, shard, replica) -> port."""
+        ports: dict[tuple[str, int, int], int] = {}
+        by_runtime: dict[str, list[tuple[ExecutorPlan, WorkerSpec]]] = {}
+        for plan in topology.executors:
+            for worker in plan.workers:
+                by_runtime.setdefault(plan.runtime, []).append((plan, worker))
         for runtime, workers in by_runtime.items():
-            timeouts = [e.deployment.timeout_ready for e, _ in workers]
+            timeouts = [plan.timeout_ready for plan, _ in workers]
             batch_timeout = None if None in timeouts else max(t for t in timeouts if t is not None)
-            ports = self._group.start_batch(
+            started = self._group.start_batch(
                 runtime, [(w.display_name, run_worker, w) for _, w in workers], batch_timeout
             )
-            for (executor, worker), port in zip(workers, ports, strict=True):
-                shards = [list(s) for s in addresses.get(executor.name, ())]
-                while len(shards) <= worker.shard_id:
-                    shards.append([])
-                edge = Edge("gateway", executor.name, worker.shard_id, worker.replica_id)
-                shards[worker.shard_id].append(self._dial(edge, f"127.0.0.1:{port}"))
-                addresses[executor.name] = tuple(tuple(s) for s in shards)
-        return addresses
+            for (plan, worker), port in zip(workers, started, strict=True):
+                ports[(plan.name, worker.shard_id, worker.replica_id)] = port
+        return ports
 
     def is_flow_ready(self, timeout: float = 3.0) -> bool:
         return self.client.is_flow_ready(timeout)

@@ -26,10 +26,11 @@ from devkit.executor.base import Executor
 from devkit.executor.decorators import DEFAULT_ENDPOINT
 from devkit.executor.endpoint import Endpoint
 from devkit.spec.executor_yaml import resolve_executor
-from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowSpec
+from devkit.spec.flow import GATEWAY, FlowSpec
 from devkit.spec.models import ExecutorSpec
 from devkit.spec.schema_fit import Severity, TensorDtype, field_path_exists, is_untyped
 from devkit.spec.schema_rule import edge_problems
+from devkit.spec.topology import ExecutorPlan, resolve_flow
 
 if TYPE_CHECKING:
     from devkit.orchestrate.flow import Flow
@@ -174,16 +175,16 @@ class _Check:
 
     def nodes(self) -> list[_Node]:
         nodes = []
-        for executor in self.spec.ordered():
-            nodes.append(_Node(executor.name, executor.needs, executor.when, self._table(executor)))
+        for plan in resolve_flow(self.spec).executors:
+            nodes.append(_Node(plan.name, plan.node.needs, plan.node.when, self._table(plan)))
         return nodes
 
-    def _table(self, executor: FlowExecutorSpec) -> dict[str, Endpoint] | None:
+    def _table(self, executor: ExecutorPlan) -> dict[str, Endpoint] | None:
         if executor.external:
             self.notes.append(f"{executor.name!r} is external: its schemas are unknown and not checked")
             return None
         try:
-            return executor_endpoints(executor.deployment.executor)
+            return executor_endpoints(executor.executor)
         except (ImportError, ConfigError, TypeError) as exc:
             self.found.append(
                 Incompatibility(
@@ -332,8 +333,7 @@ def flow_schemas(flow: Flow | FlowSpec, endpoint: str) -> tuple[type[BaseDoc] | 
         if served is not None and GATEWAY in node.needs and not is_untyped(served.request_schema):
             request = served.request_schema
             break
-    needed = {need for e in spec.executors for need in e.needs}
-    ends = [e.name for e in spec.ordered() if e.name not in needed and not e.floating]
+    ends = resolve_flow(spec).open_ends
     response = out.get(ends[0]) if ends else request
     return request, response
 
