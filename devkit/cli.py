@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from devkit.cli_build import check_ports_free, executor_deployment, file_orchestrator
+from devkit.cli_export import EXPORT_COMMANDS, add_export_commands, run_export_command
 from devkit.cli_input import Parser, json_object, port, positive_int, seconds, yaml_file
 from devkit.client.ping import PING_TARGETS, PingCommand, ping
 from devkit.errors import DevkitError, RuntimeFailToStart
@@ -223,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("path", metavar="FLOW_YAML")
     plot.add_argument("output", metavar="OUTPUT", help="flow.svg, flow.png (needs cairosvg) or flow.mmd")
+    add_export_commands(commands, [verbose])
     return parser
 
 
@@ -372,9 +374,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``devkit ...``; returns the exit code (the console script passes it to ``sys.exit``)."""
     args = build_parser().parse_args(argv)
     verbose = bool(args.verbose)
-    command = to_command(args)
     try:
-        return run(command, verbose)
+        if args.command in EXPORT_COMMANDS:
+            return run_export_command(args)
+        return run(to_command(args), verbose)
     except KeyboardInterrupt:
         print("devkit: interrupted", file=sys.stderr)
         return 130

@@ -209,6 +209,22 @@ class Executor:
         )
 
     @classmethod
+    def from_hub(
+        cls,
+        uri: str,
+        uses_with: Mapping[str, Any] | None = None,
+        uses_metas: Mapping[str, Any] | None = None,
+        uses_requests: Mapping[str, str] | None = None,
+        **_ignored: Any,
+    ) -> Executor:
+        """Build the Executor ``jinaai://NAME[:TAG]`` names in the local hub folder
+        (:mod:`devkit.hub`; the hosted Hub is not contacted). ``install_requirements`` and
+        ``force_update`` are accepted and ignored: the folder is read in place."""
+        from devkit.hub import resolve_uses
+
+        return cls.load_config(resolve_uses(uri), uses_with, uses_metas, uses_requests)
+
+    @classmethod
     def serve(cls, *, stop_event: threading.Event | None = None, **deployment_kwargs: Any) -> None:
         """Serve this Executor in a Deployment (``Deployment(uses=cls, ...)``) until
         ``stop_event`` is set or Ctrl-C."""

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import enum
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from devkit.client.sync_client import Client
+from devkit.errors import ConfigError
 from devkit.orchestrate.addressing import CLIENT, AddressRewriter, Edge, rewrite
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.handles import HandleGroup
 from devkit.runtime.base import DEFAULT_GRACE
 from devkit.spec.models import GatewaySpec
+from devkit.spec.topology import Topology
 
 __all__ = ["Orchestrator", "State", "ms_to_seconds"]
 
@@ -61,6 +64,18 @@ class Orchestrator:
         """The name of what the client talks to (the gateway, or a lone Executor)."""
         return "gateway"
 
+    @staticmethod
+    def _check_runtimes(topology: Topology) -> None:
+        """An image (``uses='docker://...'``) runs only in a container; say so before starting."""
+        for plan in topology.executors:
+            uses = plan.executor.uses
+            if isinstance(uses, str) and uses.startswith("docker://") and plan.runtime != "container":
+                raise ConfigError(
+                    f"Executor {plan.name!r} has uses={uses!r}, an image, which runs only in a container "
+                    f"(runtime is {plan.runtime!r}); pass runtime='container', or export it with "
+                    "to_docker_compose_yaml() or to_kubernetes_yaml()"
+                )
+
     def _start_gateway(self, gateway: GatewaySpec, runtime: str, timeout: float | None) -> None:
         """Start the gateway (one front-end per protocol), learn its ports, print the banner."""
         from devkit.serve.gateway.runner import run_gateway
@@ -73,6 +88,45 @@ class Orchestrator:
         self.port = ports[0]
         if not self.quiet:
             print_banner(self.kind, gateway.host, self.ports_by_protocol)
+
+    # -- what runs, and its export (devkit.export) ----------------------------------------
+    @property
+    def topology(self) -> Topology:
+        """The workers and gateway this would run (:mod:`devkit.spec.topology`)."""
+        raise NotImplementedError
+
+    def to_docker_compose_yaml(
+        self,
+        output_path: str | os.PathLike[str] | None = None,
+        network_name: str | None = None,
+        *,
+        image: str | None = None,
+    ) -> str:
+        """Write a docker-compose file (default ``docker-compose.yml``) that runs this in containers.
+
+        ``image`` holds devkit and runs the gateway and Executors given by class name (default
+        ``DEVKIT_IMAGE`` or ``devkit-runtime:latest``); ``uses='docker://IMAGE'`` Executors run
+        their own image. ``network_name`` is accepted for jina's signature; compose's default
+        project network is used.
+        """
+        from devkit.export.compose import write_compose
+
+        return write_compose(self.topology, output_path, image)
+
+    def to_kubernetes_yaml(
+        self,
+        output_base_path: str | os.PathLike[str],
+        k8s_namespace: str | None = None,
+        include_gateway: bool = True,
+        *,
+        image: str | None = None,
+    ) -> list[str]:
+        """Write Kubernetes manifests under ``output_base_path``; return the files written."""
+        from devkit.export.kubernetes import write_kubernetes
+
+        return write_kubernetes(self.topology, output_base_path, k8s_namespace, image, include_gateway)
+
+    to_k8s_yaml = to_kubernetes_yaml
 
     # -- lifecycle -------------------------------------------------------------------------
     def _start(self) -> None:

@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from devkit.errors import ConfigError
+from devkit.hub import resolve_hub_uses
 from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
 from devkit.spec.models import DeploymentSpec, HttpOptions, Polling
-from devkit.spec.topology import ExecutorPlan, resolve_deployment
+from devkit.spec.topology import ExecutorPlan, Topology, resolve_deployment
 from devkit.spec.unsupported import reject_unsupported
 
 __all__ = ["Deployment", "parse_polling"]
@@ -64,6 +65,9 @@ class Deployment(Orchestrator):
         timeout_send: float | None = None,
         retries: int = -1,
         exit_on_exceptions: Sequence[str] | None = None,
+        env_from_secret: Mapping[str, Mapping[str, str]] | None = None,
+        image_pull_secrets: Sequence[str] | None = None,
+        volumes: str | Sequence[str] | None = None,
         quiet: bool = False,
         tracing: bool = False,
         monitoring: bool = False,
@@ -77,6 +81,7 @@ class Deployment(Orchestrator):
         restart_on_crash: bool = True,
         **http: Any,
     ) -> None:
+        uses = resolve_hub_uses(uses)  # jinaai:// from the local hub folder
         reject_unsupported(
             f"Deployment {name!r}",
             uses=uses,
@@ -122,6 +127,9 @@ class Deployment(Orchestrator):
                 "retries": retries,
                 "workspace": workspace,
                 "exit_on_exceptions": tuple(exit_on_exceptions or ()),
+                "env_from_secret": dict(env_from_secret or {}),
+                "image_pull_secrets": image_pull_secrets,
+                "volumes": volumes,
             }
         )
         self.quiet = quiet
@@ -140,11 +148,16 @@ class Deployment(Orchestrator):
         return self.spec.name
 
     @property
+    def topology(self) -> Topology:
+        return resolve_deployment(self.spec, self.http)
+
+    @property
     def entry_name(self) -> str:
         return "gateway" if self.spec.needs_front else self.spec.name
 
     def _start(self) -> None:
         topology = resolve_deployment(self.spec, self.http)
+        self._check_runtimes(topology)
         (plan,) = topology.executors
         items = [(worker.display_name, run_worker, worker) for worker in plan.workers]
         ports = self._group.start_batch(topology.runtime, items, topology.timeout_ready)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 from devkit.errors import ConfigError
+from devkit.hub import resolve_hub_uses
 from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
@@ -25,6 +26,7 @@ from devkit.spec.models import (
     NodeSpec,
     ProtocolPort,
     RuntimeKind,
+    SecretRef,
     WorkerSpec,
 )
 from devkit.spec.topology import ExecutorPlan, Topology, resolve_flow
@@ -94,6 +96,7 @@ class Flow(Orchestrator):
         workspace: str | None = None,
         py_modules: str | Sequence[str] | None = None,
         extra_search_paths: Sequence[str] | None = None,
+        image_pull_secrets: Sequence[str] | None = None,
         quiet: bool = False,
         strict_contracts: bool = False,
         tracing: bool = False,
@@ -138,6 +141,7 @@ class Flow(Orchestrator):
             "workspace": workspace,
             "py_modules": list(_as_tuple(py_modules)),
             "extra_search_paths": list(extra_search_paths or []),
+            "image_pull_secrets": tuple(image_pull_secrets or ()),
         }
         self.name = name
         self.quiet = quiet
@@ -175,6 +179,9 @@ class Flow(Orchestrator):
         retries: int | None = None,
         exit_on_exceptions: Sequence[str] | None = None,
         runtime: str | None = None,
+        env_from_secret: Mapping[str, Mapping[str, str]] | None = None,
+        image_pull_secrets: Sequence[str] | None = None,
+        volumes: str | Sequence[str] | None = None,
         tracing: bool = False,
         monitoring: bool = False,
         metrics: bool = False,
@@ -187,6 +194,7 @@ class Flow(Orchestrator):
     ) -> Self:
         """Add an Executor. Without ``needs`` it follows the previous non-floating Executor."""
         name = name or f"executor{len(self._executors)}"
+        uses = resolve_hub_uses(uses)  # jinaai:// from the local hub folder
         reject_unsupported(
             f"Flow.add(name={name!r})",
             uses=uses,
@@ -238,6 +246,11 @@ class Flow(Orchestrator):
             retries=retries if retries is not None else defaults["retries"],
             workspace=workspace or defaults["workspace"],
             exit_on_exceptions=tuple(exit_on_exceptions or defaults["exit_on_exceptions"]),
+            env_from_secret={
+                var: SecretRef.model_validate(ref) for var, ref in (env_from_secret or {}).items()
+            },
+            image_pull_secrets=(*defaults["image_pull_secrets"], *(image_pull_secrets or ())),
+            volumes=_as_tuple(volumes),
         )
         added = FlowExecutorSpec(
             deployment=deployment,
@@ -276,6 +289,7 @@ class Flow(Orchestrator):
         host: str | None = None,
         protocol: str | Sequence[str] | None = None,
         prefetch: int | None = None,
+        replicas: int | None = None,
         uses: Any = None,
         uses_with: Mapping[str, Any] | None = None,
         py_modules: str | Sequence[str] | None = None,
@@ -286,7 +300,7 @@ class Flow(Orchestrator):
         ``uvicorn_kwargs``, ``ssl_certfile``, ``ssl_keyfile``) or a custom gateway (``uses``)."""
         unknown = sorted(set(http) - set(HttpOptions.model_fields))
         if unknown:
-            allowed = ["port", "host", "protocol", "prefetch", "uses", "uses_with", "py_modules"]
+            allowed = ["port", "host", "protocol", "prefetch", "replicas", "uses", "uses_with", "py_modules"]
             raise ConfigError(
                 f"unknown gateway option(s) {', '.join(unknown)}; known: {', '.join(allowed + list(HttpOptions.model_fields))}"
             )
@@ -299,6 +313,8 @@ class Flow(Orchestrator):
             update["host"] = host
         if prefetch is not None:
             update["prefetch"] = prefetch
+        if replicas is not None:
+            update["replicas"] = replicas
         if uses is not None:
             update["uses"] = uses
         if uses_with is not None:
@@ -324,7 +340,12 @@ class Flow(Orchestrator):
             gateway=self._gateway,
             runtime=self._defaults["runtime"],
             timeout_ready=ms_to_seconds(self._defaults["timeout_ready"]),
+            image_pull_secrets=self._defaults["image_pull_secrets"],
         )
+
+    @property
+    def topology(self) -> Topology:
+        return resolve_flow(self.spec)
 
     @property
     def executor_names(self) -> list[str]:
@@ -342,6 +363,7 @@ class Flow(Orchestrator):
 
             enforce_contracts(self)
         topology = resolve_flow(self.spec)  # validates the topology before anything starts
+        self._check_runtimes(topology)
         ports = self._start_workers(topology)
 
         def address_of(plan: ExecutorPlan, shard: int, replica: int) -> str:

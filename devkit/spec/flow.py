@@ -50,6 +50,7 @@ class FlowSpec(_Spec):
     gateway: FlowGatewaySpec = Field(default_factory=FlowGatewaySpec)
     runtime: RuntimeKind = "thread"
     timeout_ready: float | None = 600.0
+    image_pull_secrets: tuple[str, ...] = ()  # Kubernetes export: the gateway's pods pull with these
 
     def ordered(self) -> list[FlowExecutorSpec]:
         """The Executors in an order where each comes after everything it needs."""

@@ -31,6 +31,7 @@ FLOW_KEYS = ("jtype", "version", "with", "executors", "gateway", "jcloud")
 GATEWAY_KEYS = (
     "port",
     "host",
+    "replicas",
     "protocol",
     "prefetch",
     "uses",

@@ -24,6 +24,7 @@ __all__ = [
     "Polling",
     "ProtocolPort",
     "RuntimeKind",
+    "SecretRef",
     "WorkerSpec",
 ]
 
@@ -186,10 +187,26 @@ class HttpOptions(_Spec):
         return {} if value is None else dict(value)
 
 
+class SecretRef(_Spec):
+    """A Kubernetes Secret's key (``env_from_secret={'VAR': {'name': ..., 'key': ...}}``)."""
+
+    name: str
+    key: str
+
+
 class GatewayOptions(_Spec):
     """Everything ``config_gateway`` sets: front-ends, limits, HTTP options, a custom gateway."""
 
     host: str = "0.0.0.0"
+    replicas: int = 1  # exported manifests only: copies of the gateway behind one service
+
+    @field_validator("replicas")
+    @classmethod
+    def _positive_replicas(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"gateway replicas must be at least 1, got {value}")
+        return value
+
     protocols: tuple[ProtocolPort, ...] = (ProtocolPort(),)
     prefetch: int = 0  # 0: no limit
     http: HttpOptions = Field(default_factory=HttpOptions)
@@ -232,6 +249,17 @@ class DeploymentSpec(_Spec):
     retries: int = -1
     workspace: str | None = None
     exit_on_exceptions: tuple[str, ...] = ()
+    # exported manifests only (docker-compose, Kubernetes):
+    env_from_secret: dict[str, SecretRef] = Field(default_factory=dict)  # Kubernetes only
+    image_pull_secrets: tuple[str, ...] = ()  # Kubernetes only
+    volumes: tuple[str, ...] = ()  # "[host_or_name:]/path/in/container"; a named volume each
+
+    @field_validator("image_pull_secrets", "volumes", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        return (value,) if isinstance(value, str) else tuple(value)
 
     @field_validator("replicas", "shards")
     @classmethod

@@ -23,6 +23,7 @@ from devkit.spec.models import (
     HttpOptions,
     NodeSpec,
     RuntimeKind,
+    SecretRef,
     WorkerSpec,
     _Spec,
 )
@@ -41,6 +42,9 @@ class ExecutorPlan(_Spec):
     runtime: RuntimeKind = "thread"
     timeout_ready: float | None = 600.0
     external_addresses: tuple[str, ...] = ()  # "host:port" per replica of an external Executor
+    env_from_secret: dict[str, SecretRef] = Field(default_factory=dict)  # exported manifests only
+    image_pull_secrets: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
     node: NodeSpec  # the gateway's view, with no addresses yet (``shards=()``)
 
     @property
@@ -72,6 +76,7 @@ class Topology(_Spec):
     runtime: RuntimeKind = "thread"
     timeout_ready: float | None = 600.0
     http: HttpOptions = Field(default_factory=HttpOptions)
+    image_pull_secrets: tuple[str, ...] = ()  # the gateway's (exported manifests only)
 
     @property
     def workers(self) -> list[WorkerSpec]:
@@ -139,6 +144,9 @@ def resolve_flow(spec: FlowSpec) -> Topology:
                 runtime=deployment.runtime,
                 timeout_ready=deployment.timeout_ready,
                 external_addresses=executor.external_addresses,
+                env_from_secret=deployment.env_from_secret,
+                image_pull_secrets=deployment.image_pull_secrets,
+                volumes=deployment.volumes,
                 node=node,
             )
         )
@@ -151,6 +159,7 @@ def resolve_flow(spec: FlowSpec) -> Topology:
         runtime=spec.runtime,
         timeout_ready=spec.timeout_ready,
         http=spec.gateway.http,
+        image_pull_secrets=spec.image_pull_secrets,
     )
 
 
@@ -168,6 +177,9 @@ def resolve_deployment(spec: DeploymentSpec, http: HttpOptions | None = None) ->
         shards=spec.shards,
         runtime=spec.runtime,
         timeout_ready=spec.timeout_ready,
+        env_from_secret=spec.env_from_secret,
+        image_pull_secrets=spec.image_pull_secrets,
+        volumes=spec.volumes,
         node=NodeSpec(
             name=spec.name,
             shards=(),
@@ -189,6 +201,7 @@ def resolve_deployment(spec: DeploymentSpec, http: HttpOptions | None = None) ->
         runtime=spec.runtime,
         timeout_ready=spec.timeout_ready,
         http=http,
+        image_pull_secrets=spec.image_pull_secrets,
     )
 
 

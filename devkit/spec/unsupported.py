@@ -32,7 +32,8 @@ UNSUPPORTED_FLAGS: dict[str, tuple[str, str]] = {
     "reload": ("reloading Executors when their files change", "remove reload=True and restart after edits"),
 }
 
-_REMOTE_USES = re.compile(r"^(docker|jinaai|jinahub)(\+\w+)?://", re.IGNORECASE)
+# docker:// runs in a container; jinaai:// and jinaai+docker:// resolve against the local hub
+_REMOTE_USES = re.compile(r"^(jinahub(\+\w+)?|jinaai\+(?!docker://)\w+)://", re.IGNORECASE)
 
 
 def _refuse(where: str, option: str, feature: str, instead: str) -> NotSupportedYetError:
@@ -59,7 +60,7 @@ def reject_unsupported(
         raise _refuse(
             where,
             f"uses={uses!r}",
-            "an Executor from a container image or Executor Hub",
-            "run that Executor yourself and add it with external=True, host= and port=, "
-            "or install its Python package and pass uses='module.ClassName'",
+            "an Executor from the hosted Executor Hub",
+            "push its folder to the local hub (`devkit hub push FOLDER`) and use uses='jinaai://NAME', "
+            "or run it yourself and add it with external=True, host= and port=",
         )

@@ -12,9 +12,10 @@ class Passthrough(Executor):
 
 
 OPTIONS = [
-    pytest.param({"uses": "docker://jinaai/encoder:latest"}, "uses='docker://", id="docker"),
-    pytest.param({"uses": "jinaai://jina-ai/SimpleIndexer"}, "Executor Hub", id="jinaai"),
-    pytest.param({"uses": "jinahub+docker://Sentencizer"}, "external=True", id="jinahub-docker"),
+    pytest.param(
+        {"uses": "jinaai+sandbox://jina-ai/Sentencizer"}, "hosted Executor Hub", id="jinaai-sandbox"
+    ),
+    pytest.param({"uses": "jinahub+docker://Sentencizer"}, "devkit hub push", id="jinahub-docker"),
     pytest.param({"tracing": True}, "tracing=True asks for OpenTelemetry tracing", id="tracing"),
     pytest.param({"monitoring": True}, "monitoring=True", id="monitoring"),
     pytest.param({"metrics": True}, "metrics=True", id="metrics"),
@@ -71,8 +72,8 @@ def test_flow_yaml_with_an_unsupported_option_fails_on_loading(tmp_path):
     )
     with pytest.raises(NotSupportedYetError, match="monitoring=True"):
         Flow.load_config(path)
-    path.write_text("jtype: Flow\nexecutors:\n  - name: enc\n    uses: docker://jinaai/encoder\n")
-    with pytest.raises(NotSupportedYetError, match=r"enc.*docker://"):
+    path.write_text("jtype: Flow\nexecutors:\n  - name: enc\n    uses: jinahub://Sentencizer\n")
+    with pytest.raises(NotSupportedYetError, match=r"enc.*jinahub://"):
         Flow.load_config(path)
 
 

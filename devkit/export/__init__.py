@@ -1,0 +1,1 @@
+"""The same Flow past one machine: docker-compose and Kubernetes files from its resolved topology."""
