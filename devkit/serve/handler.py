@@ -24,7 +24,7 @@ from devkit.executor.endpoint import Endpoint
 from devkit.proto import jina_pb2
 from devkit.serve.batching import Batcher
 from devkit.serve.sync_thread import SyncThread
-from devkit.wire import RESULTS_KEY, carries_codec, error_status, parameters_of, read_docs, write_docs
+from devkit.wire import RESULTS_KEY, error_status, parameters_of, read_docs_and_codec, write_docs
 
 
 def parameters_key(request: jina_pb2.DataRequestProto) -> str:
@@ -130,8 +130,7 @@ class ExecutorHandler:
         response: jina_pb2.DataRequestProto,
         deadline: float | None,
     ) -> None:
-        devkit_peer = carries_codec(response)  # answer in the encoding the sender used
-        docs = self._decode(response, endpoint, endpoint_name)
+        docs, devkit_peer = self._decode(response, endpoint, endpoint_name)  # answer in the sender's encoding
         kwargs: dict[str, Any] = {}
         if endpoint.wants("parameters"):
             kwargs["parameters"] = self._parameters(response, endpoint)
@@ -139,7 +138,7 @@ class ExecutorHandler:
             kwargs.update({name: None for name in ("docs_matrix", "docs_map") if endpoint.wants(name)})
         elif endpoint.wants("docs_matrix") or endpoint.wants("docs_map"):
             # Decode each request once; the first one's DocList *is* ``docs`` (as in jina).
-            matrix = [docs, *(self._decode(r, endpoint, endpoint_name) for r in requests[1:])]
+            matrix = [docs, *(self._decode(r, endpoint, endpoint_name)[0] for r in requests[1:])]
             if endpoint.wants("docs_matrix"):
                 kwargs["docs_matrix"] = matrix
             if endpoint.wants("docs_map"):
@@ -177,9 +176,12 @@ class ExecutorHandler:
         returned = await self._call(endpoint, call_kwargs, deadline)
         return self._interpret(endpoint, returned, docs)
 
-    def _decode(self, request: jina_pb2.DataRequestProto, endpoint: Endpoint, name: str) -> DocList[Any]:
+    def _decode(
+        self, request: jina_pb2.DataRequestProto, endpoint: Endpoint, name: str
+    ) -> tuple[DocList[Any], bool]:
+        """The documents, and whether they came in devkit's codec (one read of the field)."""
         try:
-            return read_docs(request, endpoint.request_doclist)
+            return read_docs_and_codec(request, endpoint.request_doclist)
         except (pydantic.ValidationError, ValueError, TypeError) as exc:
             raise InvalidDocumentsError(
                 f"documents sent to {self.name!r} endpoint {name!r} do not match its request schema "

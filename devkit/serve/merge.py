@@ -11,7 +11,7 @@ from docarray.utils.reduce import reduce_all
 from google.protobuf import struct_pb2
 
 from devkit.proto import jina_pb2
-from devkit.wire import RESULTS_KEY, read_docs, write_docs
+from devkit.wire import RESULTS_KEY, read_docs_and_codec, write_docs
 
 __all__ = ["first_error", "merge_requests"]
 
@@ -36,12 +36,14 @@ def merge_requests(requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.Da
     merged = jina_pb2.DataRequestProto()
     merged.header.CopyFrom(requests[0].header)
     merged.parameters.CopyFrom(requests[0].parameters)
-    doclists: list[DocList[Any]] = [read_docs(request, DocList[AnyDoc]) for request in requests]
+    read = [read_docs_and_codec(request, DocList[AnyDoc]) for request in requests]
+    doclists: list[DocList[Any]] = [docs for docs, _ in read]
     non_empty = [docs for docs in doclists if len(docs)]
     reduced = (
         reduce_all(non_empty) if len(non_empty) > 1 else (non_empty[0] if non_empty else DocList[AnyDoc]())
     )
-    write_docs(merged, reduced)
+    # in devkit's codec if any input came in it: the edge transcodes for a jina peer
+    write_docs(merged, reduced, devkit_peer=any(codec for _, codec in read))
     results = struct_pb2.Struct()
     for request in requests:
         if request.HasField("parameters") and RESULTS_KEY in request.parameters.fields:

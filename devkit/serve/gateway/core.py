@@ -31,7 +31,7 @@ from devkit.serve.streaming import answer_stream
 from devkit.spec.models import NodeSpec, Polling
 from devkit.spec.schema_rule import SchemaMismatchError, schema_mismatches
 from devkit.target import InvalidTargetExecutorError, compile_target_executor
-from devkit.wire import error_status, read_docs, write_docs
+from devkit.wire import error_status, read_docs_and_codec, write_docs
 
 __all__ = ["GATEWAY_NODE", "GatewayCore", "NoEndpointError", "NodeClient", "NotStreamableError"]
 
@@ -137,11 +137,15 @@ def _now() -> timestamp_pb2.Timestamp:
     return stamp
 
 
-def _with_docs(request: jina_pb2.DataRequestProto, docs: DocList[Any]) -> jina_pb2.DataRequestProto:
+def _with_docs(
+    request: jina_pb2.DataRequestProto, docs: DocList[Any], devkit_peer: bool
+) -> jina_pb2.DataRequestProto:
+    """``request`` with other documents; in devkit's codec when it came in it (``devkit_peer``):
+    the edge's :class:`PeerEncoding` transcodes for a jina peer."""
     copy = jina_pb2.DataRequestProto()
     copy.header.CopyFrom(request.header)
     copy.parameters.CopyFrom(request.parameters)
-    write_docs(copy, docs)
+    write_docs(copy, docs, devkit_peer=devkit_peer)
     return copy
 
 
@@ -336,8 +340,9 @@ class GatewayCore:
     ) -> tuple[jina_pb2.DataRequestProto, int]:
         from docarray.utils.filter import filter_docs
 
-        kept = filter_docs(read_docs(request, DocList[AnyDoc]), when)
-        return _with_docs(request, DocList[AnyDoc](kept)), len(kept)
+        docs, devkit_peer = read_docs_and_codec(request, DocList[AnyDoc])
+        kept = filter_docs(docs, when)
+        return _with_docs(request, DocList[AnyDoc](kept), devkit_peer), len(kept)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait for floating Executors to finish what they were sent."""
