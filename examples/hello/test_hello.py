@@ -29,6 +29,10 @@ HERE = Path(__file__).resolve().parent
 START_TIMEOUT = 40.0  # seconds; a process-runtime child imports docarray and grpc first
 STOP_TIMEOUT = 15.0
 
+# A test here starts a served devkit and up to three devkit commands, each importing docarray
+# and grpc first: on a loaded machine that alone outlasts the suite's 60 s default.
+pytestmark = pytest.mark.timeout(START_TIMEOUT + 3 * 60.0)
+
 
 def _load_example() -> ModuleType:
     spec = importlib.util.spec_from_file_location("hello_executor", HERE / "executor.py")
