@@ -180,7 +180,7 @@ class Deployment(Orchestrator):
         """Build a Deployment from ``jtype: Deployment`` YAML (``with:`` holds the arguments)."""
         from devkit.spec.deployment_yaml import load_deployment_yaml
 
-        return load_deployment_yaml(source, **overrides)
+        return load_deployment_yaml(source, cls, **overrides)
 
     def save_config(self, path: str | os.PathLike[str]) -> None:
         from devkit.spec.deployment_yaml import save_deployment_yaml

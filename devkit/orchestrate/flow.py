@@ -407,12 +407,12 @@ class Flow(Orchestrator):
         """Build a Flow from ``jtype: Flow`` YAML (``with``, ``executors``, ``gateway``)."""
         from devkit.spec.flow_yaml import load_flow_yaml
 
-        return load_flow_yaml(source, context=context, **overrides)
+        return load_flow_yaml(source, cls, context=context, **overrides)
 
     def save_config(self, path: str | os.PathLike[str]) -> None:
         from devkit.spec.flow_yaml import save_flow_yaml
 
-        save_flow_yaml(self, path)
+        save_flow_yaml(self.spec, path)
 
     # -- diagrams (devkit.plot) ------------------------------------------------------------
     def plot(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import pathlib
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -13,19 +13,15 @@ from devkit.errors import ConfigError
 from devkit.spec.models import DeploymentSpec, ExecutorSpec
 from devkit.spec.yamlio import read_yaml
 
-if TYPE_CHECKING:
-    from devkit.orchestrate.deployment import Deployment
+D = TypeVar("D")
 
 __all__ = ["executor_spec_to_yaml", "load_deployment_yaml", "save_deployment_yaml", "uses_to_str"]
 
 
-def _deployment_arguments() -> set[str]:
-    from devkit.orchestrate.deployment import Deployment
+def _deployment_arguments(builder: type[Any]) -> set[str]:
     from devkit.spec.models import HttpOptions
 
-    named = {
-        name for name in inspect.signature(Deployment.__init__).parameters if name not in ("self", "http")
-    }
+    named = {name for name in inspect.signature(builder.__init__).parameters if name not in ("self", "http")}
     return named | set(HttpOptions.model_fields)  # the HTTP front-end's options
 
 
@@ -38,9 +34,9 @@ def resolve_relative(value: Any, base: pathlib.Path) -> Any:
     return value
 
 
-def load_deployment_yaml(source: str | os.PathLike[str], **overrides: Any) -> Deployment:
-    from devkit.orchestrate.deployment import Deployment
-
+def load_deployment_yaml(source: str | os.PathLike[str], builder: type[D], **overrides: Any) -> D:
+    """Build the Deployment in ``source`` with ``builder`` (the Deployment class), which takes the
+    file's ``with:`` as keyword arguments: a file accepts exactly what ``Deployment(...)`` does."""
     doc = read_yaml(source)
     doc.reject_unknown(("jtype", "with"), "Deployment YAML")
     if doc.data.get("jtype") != "Deployment":
@@ -48,7 +44,7 @@ def load_deployment_yaml(source: str | os.PathLike[str], **overrides: Any) -> De
             f"{doc.where('jtype')}: expected 'jtype: Deployment', got {doc.data.get('jtype')!r}"
         )
     arguments = dict(doc.data.get("with") or {})
-    allowed = _deployment_arguments()
+    allowed = _deployment_arguments(builder)
     unknown = sorted(set(arguments) - allowed)
     if unknown:
         raise ConfigError(
@@ -61,7 +57,7 @@ def load_deployment_yaml(source: str | os.PathLike[str], **overrides: Any) -> De
     ]
     arguments["extra_search_paths"] = [*arguments.get("extra_search_paths", []), str(doc.base_dir)]
     arguments.update(overrides)
-    return Deployment(**arguments)
+    return builder(**arguments)
 
 
 def uses_to_str(uses: Any) -> Any:

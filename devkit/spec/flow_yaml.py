@@ -11,21 +11,35 @@ import inspect
 import os
 import pathlib
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 import yaml
 
 from devkit.errors import ConfigError
 from devkit.spec.deployment_yaml import executor_spec_to_yaml, resolve_relative
-from devkit.spec.flow import GATEWAY, FlowGatewaySpec, topology_problems
+from devkit.spec.flow import GATEWAY, FlowGatewaySpec, FlowSpec, topology_problems
 from devkit.spec.models import DeploymentSpec, HttpOptions
 from devkit.spec.yamlio import YamlDocument, read_yaml
 
-if TYPE_CHECKING:
-    from devkit.orchestrate.flow import Flow
+__all__ = ["FlowBuilder", "load_flow_yaml", "save_flow_yaml"]
 
-__all__ = ["load_flow_yaml", "save_flow_yaml"]
+
+class FlowBuilder(Protocol):
+    """What builds a Flow spec (``devkit.Flow``): the YAML reader calls it as Python code would,
+    so a file accepts exactly the arguments ``Flow(...)``, ``add`` and ``config_gateway`` take."""
+
+    @property
+    def add(self) -> Callable[..., Any]: ...
+
+    @property
+    def config_gateway(self) -> Callable[..., Any]: ...
+
+    @property
+    def spec(self) -> FlowSpec: ...
+
+
+F = TypeVar("F", bound=FlowBuilder)
 
 FLOW_KEYS = ("jtype", "version", "with", "executors", "gateway", "jcloud")
 GATEWAY_KEYS = (
@@ -102,26 +116,28 @@ def _executor_arguments(item: dict[str, Any], base: pathlib.Path) -> dict[str, A
 
 
 def load_flow_yaml(
-    source: str | os.PathLike[str], context: Mapping[str, Any] | None = None, **overrides: Any
-) -> Flow:
-    from devkit.orchestrate.flow import Flow
-
+    source: str | os.PathLike[str],
+    builder: type[F],
+    context: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> F:
+    """Build the Flow in ``source`` with ``builder`` (the Flow class)."""
     doc = read_yaml(source, context)
     doc.reject_unknown(FLOW_KEYS, "Flow YAML")
     if doc.data.get("jtype") != "Flow":
         raise ConfigError(f"{doc.where('jtype')}: expected 'jtype: Flow', got {doc.data.get('jtype')!r}")
     with_ = dict(doc.data.get("with") or {})
-    flow_args = _parameters(Flow.__init__) | set(HttpOptions.model_fields)  # jina takes them in ``with``
+    flow_args = _parameters(builder.__init__) | set(HttpOptions.model_fields)  # jina takes them in ``with``
     _check_keys(doc, with_, flow_args, ("with",), "Flow 'with'")
     gateway = dict(doc.data.get("gateway") or {})
     _check_keys(doc, gateway, set(GATEWAY_KEYS), ("gateway",), "gateway")
     items = doc.data.get("executors") or []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise ConfigError(f"{doc.where('executors')}: 'executors' must be a list of mappings")
-    add_args = _parameters(Flow.add)
+    add_args = _parameters(builder.add)
     for index, item in enumerate(items):
         _check_keys(doc, item, add_args, ("executors", index), f"executors[{index}]")
-    flow = Flow(**{**with_, **overrides})
+    flow = builder(**{**with_, **overrides})
     if gateway:
         if "with" in gateway:  # a custom gateway's arguments, as jina spells them in YAML
             gateway["uses_with"] = {**gateway.pop("with"), **gateway.get("uses_with", {})}
@@ -143,11 +159,11 @@ def load_flow_yaml(
     return flow
 
 
-def _flow_executor_to_yaml(flow: Flow) -> list[dict[str, Any]]:
+def _flow_executor_to_yaml(spec: FlowSpec) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     defaults = DeploymentSpec()
     previous: str = GATEWAY
-    for e in flow.spec.executors:
+    for e in spec.executors:
         d = e.deployment
         item: dict[str, Any] = {"name": e.name, **executor_spec_to_yaml(d.executor)}
         item.pop("workspace", None)
@@ -201,8 +217,7 @@ def _gateway_to_yaml(gateway: FlowGatewaySpec) -> dict[str, Any]:
     return data
 
 
-def save_flow_yaml(flow: Flow, path: str | os.PathLike[str]) -> None:
-    spec = flow.spec
+def save_flow_yaml(spec: FlowSpec, path: str | os.PathLike[str]) -> None:
     data: dict[str, Any] = {"jtype": "Flow", "version": "1"}
     with_: dict[str, Any] = {"name": spec.name} if spec.name != "Flow" else {}
     if spec.runtime != "thread":
@@ -212,5 +227,5 @@ def save_flow_yaml(flow: Flow, path: str | os.PathLike[str]) -> None:
     gateway = _gateway_to_yaml(spec.gateway)
     if gateway:
         data["gateway"] = gateway
-    data["executors"] = _flow_executor_to_yaml(flow)
+    data["executors"] = _flow_executor_to_yaml(spec)
     pathlib.Path(path).write_text(yaml.safe_dump(data, sort_keys=False))

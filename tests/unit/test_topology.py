@@ -71,3 +71,20 @@ def test_replicated_deployment_gets_a_gateway_on_its_port():
     assert [(p.protocol, p.port) for p in gateway.protocols] == [("http", 12345)]
     assert gateway.nodes[0].shards == (("enc-0-0:8081", "enc-0-1:8081"),)
     assert all(worker.port == 0 for worker in topology.workers)
+
+
+def test_the_spec_layer_does_not_import_the_orchestrators():
+    """YAML and the CLI produce specs; what runs them depends on spec/, never the reverse."""
+    import ast
+    import pathlib
+
+    import devkit.spec
+
+    offenders = []
+    for path in pathlib.Path(devkit.spec.__path__[0]).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("devkit.orchestrate")]
+    assert offenders == []
