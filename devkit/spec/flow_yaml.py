@@ -163,6 +163,7 @@ def _flow_executor_to_yaml(spec: FlowSpec) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     defaults = DeploymentSpec()
     previous: str = GATEWAY
+    pull_secrets = spec.image_pull_secrets
     for e in spec.executors:
         d = e.deployment
         item: dict[str, Any] = {"name": e.name, **executor_spec_to_yaml(d.executor)}
@@ -174,6 +175,11 @@ def _flow_executor_to_yaml(spec: FlowSpec) -> list[dict[str, Any]]:
         for key in ("replicas", "shards", "runtime", "retries"):
             if getattr(d, key) != getattr(defaults, key):
                 item[key] = getattr(d, key)
+        for key in ("volumes", "image_pull_secrets"):  # export options
+            if getattr(d, key) and (key != "image_pull_secrets" or d.image_pull_secrets != pull_secrets):
+                item[key] = list(getattr(d, key))
+        if d.env_from_secret:
+            item["env_from_secret"] = {var: ref.model_dump() for var, ref in d.env_from_secret.items()}
         if d.polling != defaults.polling:
             item["polling"] = {k: v.value for k, v in d.polling.items()}
         for key in ("when", "floating", "no_reduce", "tls", "grpc_metadata"):
@@ -201,6 +207,8 @@ def _gateway_to_yaml(gateway: FlowGatewaySpec) -> dict[str, Any]:
         data["host"] = gateway.host
     if gateway.prefetch:
         data["prefetch"] = gateway.prefetch
+    if gateway.replicas != 1:
+        data["replicas"] = gateway.replicas
     defaults = HttpOptions().model_dump()
     data.update({k: v for k, v in gateway.http.model_dump().items() if v != defaults[k]})
     if gateway.uses is not None:
@@ -222,6 +230,8 @@ def save_flow_yaml(spec: FlowSpec, path: str | os.PathLike[str]) -> None:
     with_: dict[str, Any] = {"name": spec.name} if spec.name != "Flow" else {}
     if spec.runtime != "thread":
         with_["runtime"] = spec.runtime
+    if spec.image_pull_secrets:
+        with_["image_pull_secrets"] = list(spec.image_pull_secrets)
     if with_:
         data["with"] = with_
     gateway = _gateway_to_yaml(spec.gateway)

@@ -207,3 +207,14 @@ def test_export_from_yaml_on_the_command_line(tmp_path, capsys):
     assert gateway["spec"]["replicas"] == 3 and service["metadata"]["namespace"] == "ns"
     spec = json.loads(gateway["spec"]["template"]["spec"]["containers"][0]["command"][4])
     assert spec["nodes"][0]["shards"] == [["encoder.ns.svc:8080"]]
+
+
+def test_export_options_survive_save_config(tmp_path):
+    search_flow().save_config(tmp_path / "flow.yml")
+    loaded = Flow.load_config(tmp_path / "flow.yml")
+    assert loaded.spec.image_pull_secrets == ("regcred",)
+    assert loaded.spec.gateway.replicas == 2
+    indexer = loaded.spec.by_name("indexer").deployment
+    assert indexer.volumes == ("./workspace:/workspace",)
+    assert indexer.env_from_secret["SECRET_USERNAME"].key == "username"
+    assert indexer.image_pull_secrets == ("regcred",)  # from the Flow, not repeated per Executor
