@@ -15,6 +15,10 @@ going away) is ejected from the rotation, as Envoy's outlier detection does: lat
 go to the others instead of paying a retry each. One probe task per ejected replica asks the
 standard gRPC health service, backing off, and puts it back once it answers SERVING. When
 every replica is ejected, requests try them all anyway (Envoy's "panic" mode).
+
+A replica that is a worker of this process (the thread runtime, no fault on the edge) gets
+data requests handed over in-process (:mod:`devkit.serve.local`), with the same drain,
+deadline, cancellation and error semantics; everything else goes over its channel.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2
 
 from devkit.proto import jina_pb2
+from devkit.serve.local import NotDelivered, WorkerDropped, local_worker
 from devkit.serve.server import CHANNEL_OPTIONS
 
 __all__ = ["ExecutorTimeoutError", "ExecutorUnavailableError", "ReplicaSet", "open_channel"]
@@ -78,6 +83,7 @@ class _Replica:
     def __init__(self, address: str, tls: bool) -> None:
         self.address = address
         self._tls = tls
+        self.in_process = not tls  # may a worker of this process listening on ``address`` take requests?
         self._retired: set[asyncio.Task[None]] = set()
         self.ejected = False
         self._open()
@@ -231,6 +237,19 @@ class ReplicaSet:
         first = next(self._next)  # retries walk on from here, so a retry never repeats a replica early
         for attempt in range(self._attempts):
             replica = self._pick(first + attempt)
+            local = local_worker(replica.address) if replica.in_process else None
+            if local is not None:
+                try:
+                    return await local.send(requests, self._timeout)
+                except NotDelivered:
+                    pass  # it is stopping: its socket refuses with UNAVAILABLE, handled below
+                except TimeoutError as exc:
+                    raise ExecutorTimeoutError(
+                        self.executor,
+                        f"no answer from {replica.address} within timeout_send={self._timeout:g} s",
+                    ) from exc
+                except WorkerDropped as exc:
+                    raise ExecutorUnavailableError(self.executor, f"{replica.address}: {exc}") from exc
             try:
                 if len(requests) == 1:
                     return await replica.single(requests[0], timeout=self._timeout, metadata=self._metadata)

@@ -75,6 +75,10 @@ class Gate:
             return handler._replace(stream_unary=self._unary_unary(handler.stream_unary))
         return handler._replace(unary_unary=self._unary_unary(handler.unary_unary))
 
+    def wrap_unary(self, behaviour: Callable[..., Any]) -> Callable[..., Any]:
+        """``behaviour(request, context)`` admitted and counted by this gate (in-process calls)."""
+        return self._unary_unary(behaviour)
+
     def _admit(self) -> asyncio.Task[Any] | None:
         task = asyncio.current_task()
         if task is not None:

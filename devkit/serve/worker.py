@@ -17,7 +17,8 @@ from devkit.serve.answers import error_response
 from devkit.serve.environment import hold_env
 from devkit.serve.handler import ExecutorHandler
 from devkit.serve.info import info_proto
-from devkit.serve.server import serve_until_stopped, start_grpc_server
+from devkit.serve.local import LocalWorker
+from devkit.serve.server import GrpcServer, serve_until_stopped, start_grpc_server
 from devkit.serve.services import add_jina_services
 from devkit.serve.streaming import answer_stream, stream_options
 from devkit.spec.executor_yaml import build_executor
@@ -187,13 +188,21 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         handler.flush_batches()
 
     flusher = asyncio.create_task(flush_batches_when_stopping())
+    local: list[LocalWorker] = []
 
     async def close() -> None:
+        for worker in local:
+            await worker.close()
         flusher.cancel()
         handler.close()
         restore_env()
 
-    starting = start_grpc_server(
-        servicer.register, host=spec.host, port=spec.port, what=f"Executor {spec.display_name!r}"
-    )
-    await serve_until_stopped(starting, on_ready, stop, cleanup=close)
+    async def start() -> GrpcServer:
+        server = await start_grpc_server(
+            servicer.register, host=spec.host, port=spec.port, what=f"Executor {spec.display_name!r}"
+        )
+        local.append(LocalWorker(servicer, server.gate, spec.host, server.port))
+        local[0].register()  # a gateway in this process may now skip the gRPC leg
+        return server
+
+    await serve_until_stopped(start(), on_ready, stop, cleanup=close)
