@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import signal
 import sys
 import threading
@@ -28,6 +27,7 @@ from devkit.cli_export import EXPORT_COMMANDS, add_export_commands, run_export_c
 from devkit.cli_input import Parser, json_object, port, positive_int, seconds, yaml_file
 from devkit.client.ping import PING_TARGETS, PingCommand, ping
 from devkit.errors import DevkitError, RuntimeFailToStart
+from devkit.logs import setup_logging
 from devkit.runtime.base import DEFAULT_GRACE
 
 __all__ = [
@@ -63,6 +63,8 @@ class ServeExecutorCommand:
     uses_with: dict[str, Any]
     runtime: str
     grace: float | None = DEFAULT_GRACE  # None: wait for in-flight requests however long they take
+    reload: bool = False
+    log_config: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class FileCommand:
     host: str | None
     runtime: str | None
     grace: float | None = DEFAULT_GRACE
+    reload: bool = False
+    log_config: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,17 @@ def _add_serving_options(parser: argparse.ArgumentParser, *, runtime_default: st
         metavar="SECONDS",
         help="on Ctrl-C/SIGTERM, how long the requests in flight may take to finish before they "
         f"are cancelled; negative waits for them however long they take (default: {DEFAULT_GRACE:g})",
+    )
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="for development: rebuild an Executor when its .py or YAML files change",
+    )
+    parser.add_argument(
+        "--log-config",
+        metavar="FILE",
+        help="a logging dictConfig file (YAML or JSON); the level is also read from "
+        "DEVKIT_LOG_LEVEL (or JINA_LOG_LEVEL)",
     )
 
 
@@ -243,11 +258,20 @@ def to_command(args: argparse.Namespace) -> Command:
             uses_with=dict(args.uses_with),
             runtime=args.runtime,
             grace=args.grace,
+            reload=args.reload,
+            log_config=args.log_config,
         )
-    if args.command in ("deployment", "flow"):
-        return FileCommand(args.command, args.uses, args.port, args.host, args.runtime, args.grace)
-    if args.command == "serve":
-        return FileCommand("serve", args.path, args.port, args.host, args.runtime, args.grace)
+    if args.command in ("deployment", "flow", "serve"):
+        return FileCommand(
+            args.command,
+            args.path if args.command == "serve" else args.uses,
+            args.port,
+            args.host,
+            args.runtime,
+            args.grace,
+            reload=args.reload,
+            log_config=args.log_config,
+        )
     if args.command == "ping":
         return PingCommand(
             target=args.target,
@@ -327,11 +351,9 @@ def serve_until_stopped(
 
 # -- ping ----------------------------------------------------------------------------------
 # -- entry point ---------------------------------------------------------------------------
-def _prepare_to_serve(verbose: bool) -> None:
+def _prepare_to_serve(verbose: bool, log_config: str | None) -> None:
     """Process-wide settings a server process needs; done only for the serving commands."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(verbose=verbose, log_config=log_config)
 
 
 def run(command: Command, verbose: bool = False) -> int:
@@ -345,7 +367,7 @@ def run(command: Command, verbose: bool = False) -> int:
         from devkit.plot import plot_command
 
         return plot_command(yaml_file(command.path, "plot"), command.output)
-    _prepare_to_serve(verbose)
+    _prepare_to_serve(verbose, command.log_config)
     if isinstance(command, ServeExecutorCommand):
         orchestrator = executor_deployment(command)
     else:

@@ -31,6 +31,8 @@ def executor_deployment(command: ServeExecutorCommand) -> Any:
         py_modules=list(command.py_modules),
         uses_with=command.uses_with,
         runtime=command.runtime,
+        reload=command.reload,
+        log_config=command.log_config,
     )
 
 
@@ -51,15 +53,19 @@ def file_orchestrator(command: FileCommand) -> Any:
         overrides["host"] = command.host
     if command.runtime is not None:
         overrides["runtime"] = command.runtime
+    if command.reload:
+        overrides["reload"] = True
     jtype = served_jtype(command.path, command.kind)
     if command.kind == "serve":
         overrides.setdefault("runtime", _yaml_runtime(command.path) or "process")
     if jtype == "Flow":
-        return _load_flow(command.path, overrides)
-    if jtype == "Deployment":
-        return Deployment.load_config(command.path, **overrides)
-    # any other jtype names an Executor class: serve that Executor YAML as a Deployment
-    return Deployment(uses=os.path.abspath(command.path), **overrides)
+        orchestrator = _load_flow(command.path, overrides)
+    elif jtype == "Deployment":
+        orchestrator = Deployment.load_config(command.path, **overrides)
+    else:  # any other jtype names an Executor class: serve that Executor YAML as a Deployment
+        orchestrator = Deployment(uses=os.path.abspath(command.path), **overrides)
+    orchestrator.log_config = command.log_config
+    return orchestrator
 
 
 def _yaml_runtime(path: str) -> str | None:

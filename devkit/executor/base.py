@@ -13,6 +13,7 @@ from devkit.errors import ConfigError, EndpointSignatureError
 from devkit.executor.batching import BatchingConfig, batching_of
 from devkit.executor.decorators import DEFAULT_ENDPOINT, binding_of
 from devkit.executor.endpoint import Endpoint, endpoint_from_method
+from devkit.logs import executor_logger
 
 __all__ = ["Executor"]
 
@@ -83,6 +84,8 @@ class Executor:
             workspace=runtime.get("workspace", workspace),
             py_modules=runtime.get("py_modules"),
         )
+        #: ``devkit.executor.<name>``, a standard :class:`logging.Logger`
+        self.logger = executor_logger(str(self.metas.name))
         self._workspace_root = workspace or self.runtime_args.workspace or self.metas.workspace
         self.requests: dict[str, Endpoint] = self._build_endpoints(requests or {})
         #: endpoint -> its batching, from ``@dynamic_batching`` then ``uses_dynamic_batching``

@@ -10,6 +10,7 @@ from typing import Any
 
 from devkit.client.sync_client import Client
 from devkit.errors import ConfigError
+from devkit.logs import setup_logging
 from devkit.orchestrate.addressing import CLIENT, AddressRewriter, Edge, rewrite
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.handles import HandleGroup
@@ -46,6 +47,8 @@ class Orchestrator:
         #: each protocol the front door serves, with its port (the first is ``port``)
         self.ports_by_protocol: dict[str, int] = {}
         self.quiet = False
+        #: a logging dictConfig file (YAML or JSON) applied when this starts
+        self.log_config: str | None = None
         self.address_rewriters: list[AddressRewriter] = []
         #: called with every response the implicit client receives (see ``Client(observers=...)``)
         self.observers: list[Callable[[Any], Any]] = []
@@ -137,6 +140,7 @@ class Orchestrator:
             raise RuntimeError(f"this {self.kind} is already started")
         if self._state is State.CLOSED:
             raise RuntimeError(f"this {self.kind} was closed; build a new one to start again")
+        setup_logging(log_config=self.log_config)  # reads DEVKIT_LOG_LEVEL / JINA_LOG_LEVEL now
         try:
             self._start()
         except BaseException:

@@ -79,6 +79,7 @@ class Deployment(Orchestrator):
         metrics_exporter_port: int | None = None,
         port_monitoring: int | None = None,
         restart_on_crash: bool = True,
+        log_config: str | None = None,
         **http: Any,
     ) -> None:
         uses = resolve_hub_uses(uses)  # jinaai:// from the local hub folder
@@ -88,7 +89,6 @@ class Deployment(Orchestrator):
             tracing=tracing,
             monitoring=monitoring,
             metrics=metrics,
-            reload=reload,
             traces_exporter_host=traces_exporter_host,
             traces_exporter_port=traces_exporter_port,
             metrics_exporter_host=metrics_exporter_host,
@@ -114,6 +114,7 @@ class Deployment(Orchestrator):
                     "extra_search_paths": extra_search_paths,
                     "workspace": workspace,
                     "env": env,
+                    "reload": reload,
                 },
                 "host": host,
                 "port": port,
@@ -133,6 +134,7 @@ class Deployment(Orchestrator):
             }
         )
         self.quiet = quiet
+        self.log_config = log_config
 
     @classmethod
     def from_spec(cls, spec: DeploymentSpec, quiet: bool = False) -> Deployment:

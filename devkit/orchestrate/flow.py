@@ -109,6 +109,7 @@ class Flow(Orchestrator):
         metrics_exporter_port: int | None = None,
         port_monitoring: int | None = None,
         restart_on_crash: bool = True,
+        log_config: str | None = None,
         **gateway: Any,
     ) -> None:
         """``gateway`` takes ``config_gateway``'s HTTP options (``cors``, ``title``, ...), as jina's
@@ -118,7 +119,6 @@ class Flow(Orchestrator):
             tracing=tracing,
             monitoring=monitoring,
             metrics=metrics,
-            reload=reload,
             traces_exporter_host=traces_exporter_host,
             traces_exporter_port=traces_exporter_port,
             metrics_exporter_host=metrics_exporter_host,
@@ -142,9 +142,11 @@ class Flow(Orchestrator):
             "py_modules": list(_as_tuple(py_modules)),
             "extra_search_paths": list(extra_search_paths or []),
             "image_pull_secrets": tuple(image_pull_secrets or ()),
+            "reload": reload,
         }
         self.name = name
         self.quiet = quiet
+        self.log_config = log_config
         self.strict_contracts = strict_contracts  # refuse to start when Executors' schemas do not fit
         self._nodes: tuple[NodeSpec, ...] = ()
 
@@ -201,7 +203,6 @@ class Flow(Orchestrator):
             tracing=tracing,
             monitoring=monitoring,
             metrics=metrics,
-            reload=reload,
             traces_exporter_host=traces_exporter_host,
             traces_exporter_port=traces_exporter_port,
             metrics_exporter_host=metrics_exporter_host,
@@ -230,6 +231,7 @@ class Flow(Orchestrator):
                     "extra_search_paths": [*defaults["extra_search_paths"], *(extra_search_paths or [])],
                     "workspace": workspace or defaults["workspace"],
                     "env": {**defaults["env"], **(env or {})},
+                    "reload": reload or defaults["reload"],
                 }
             ),
             host="127.0.0.1",

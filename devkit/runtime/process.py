@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from devkit.errors import DevkitError, RuntimeFailToStart
+from devkit.logs import setup_logging
 from devkit.runtime.base import DEFAULT_GRACE, ServeFn, StopEvent, startup_error, stop_timeout
 
 __all__ = ["ProcessHandle", "start_process"]
@@ -45,6 +46,7 @@ def _context(start_method: str) -> Any:
 
 def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides (see the module docstring)
+    setup_logging()  # a forked child starts without the parent's handlers: the level comes from the env
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

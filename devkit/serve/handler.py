@@ -70,6 +70,10 @@ class ExecutorHandler:
         self._batcher = Batcher(display_name)
         self._exit_on = exit_on_exceptions
         self._on_fatal = on_fatal
+        #: requests being answered; a reload closes a replaced handler once this is 0
+        self.active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def _is_fatal(self, exc: BaseException) -> bool:
         """Whether ``exc`` (or one of its base classes) is listed in ``exit_on_exceptions``."""
@@ -97,6 +101,22 @@ class ExecutorHandler:
         ``deadline`` (a :func:`time.monotonic` value, the client's) skips a sync call still
         queued when it passes.
         """
+        self.active += 1
+        self._idle.clear()
+        try:
+            return await self._handle(requests, deadline)
+        finally:
+            self.active -= 1
+            if not self.active:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no request is being answered (a reload retires this handler then)."""
+        await self._idle.wait()
+
+    async def _handle(
+        self, requests: Sequence[jina_pb2.DataRequestProto], deadline: float | None
+    ) -> jina_pb2.DataRequestProto:
         response = requests[0]
         endpoint_name = response.header.exec_endpoint or "/"
         endpoint = self.executor.endpoint_for(endpoint_name)

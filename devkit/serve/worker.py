@@ -18,6 +18,7 @@ from devkit.serve.environment import hold_env
 from devkit.serve.handler import ExecutorHandler
 from devkit.serve.info import info_proto
 from devkit.serve.local import LocalWorker
+from devkit.serve.reload import Reloader
 from devkit.serve.server import GrpcServer, serve_until_stopped, start_grpc_server
 from devkit.serve.services import add_jina_services
 from devkit.serve.streaming import answer_stream, stream_options
@@ -73,6 +74,13 @@ class WorkerServicer:
         json_format.ParseDict(endpoint_schemas(self.handler.executor), struct)
         proto.schemas.CopyFrom(struct)
         return proto
+
+    def replace_handler(self, handler: ExecutorHandler) -> ExecutorHandler:
+        """Serve new requests with ``handler`` (a reloaded Executor); returns the old one, whose
+        running requests finish on it."""
+        old, self.handler = self.handler, handler
+        self._endpoints = self._build_endpoints_proto()
+        return old
 
     def register(self, server: grpc.aio.Server) -> list[str]:
         return add_jina_services(self, server)
@@ -175,17 +183,25 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         )
         asyncio.get_running_loop().call_soon(stop.set)
 
-    handler = ExecutorHandler(
-        executor,
-        spec.display_name,
-        exit_on_exceptions=frozenset(spec.exit_on_exceptions),
-        on_fatal=exit_after_fatal,
-    )
-    servicer = WorkerServicer(handler)
+    def new_handler(executor: Executor) -> ExecutorHandler:
+        return ExecutorHandler(
+            executor,
+            spec.display_name,
+            exit_on_exceptions=frozenset(spec.exit_on_exceptions),
+            on_fatal=exit_after_fatal,
+        )
+
+    servicer = WorkerServicer(new_handler(executor))
+    try:
+        reloader = await _start_reloader(spec, executor, runtime_args, servicer, new_handler)
+    except BaseException:
+        servicer.handler.close()
+        restore_env()
+        raise
 
     async def flush_batches_when_stopping() -> None:
         await stop.wait()  # queued dynamic batches run now: the drain must not wait for their timeout
-        handler.flush_batches()
+        servicer.handler.flush_batches()
 
     flusher = asyncio.create_task(flush_batches_when_stopping())
     local: list[LocalWorker] = []
@@ -194,7 +210,9 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         for worker in local:
             await worker.close()
         flusher.cancel()
-        handler.close()
+        if reloader is not None:
+            await reloader.close()
+        servicer.handler.close()
         restore_env()
 
     async def start() -> GrpcServer:
@@ -206,3 +224,48 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         return server
 
     await serve_until_stopped(start(), on_ready, stop, cleanup=close)
+
+
+class _ReloadingWorker:
+    """Swaps reloaded Executors into a worker and retires the replaced ones (``reload=True``)."""
+
+    def __init__(self, servicer: WorkerServicer, new_handler: Callable[[Executor], ExecutorHandler]) -> None:
+        self._servicer = servicer
+        self._new_handler = new_handler
+        self._retiring: set[asyncio.Task[None]] = set()
+        self.reloader: Reloader | None = None
+
+    async def swap(self, executor: Executor) -> None:
+        old = self._servicer.replace_handler(self._new_handler(executor))
+        task = asyncio.create_task(self._retire(old))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    @staticmethod
+    async def _retire(old: ExecutorHandler) -> None:
+        old.flush_batches()
+        await old.wait_idle()  # requests that started on the old instance finish there
+        await asyncio.to_thread(old.close)
+
+    async def close(self) -> None:
+        if self.reloader is not None:
+            await asyncio.to_thread(self.reloader.stop)
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+
+async def _start_reloader(
+    spec: WorkerSpec,
+    executor: Executor,
+    runtime_args: dict[str, Any],
+    servicer: WorkerServicer,
+    new_handler: Callable[[Executor], ExecutorHandler],
+) -> _ReloadingWorker | None:
+    """With ``reload=True``, watch the Executor's files before the worker reports ready."""
+    if not spec.executor.reload:
+        return None
+    worker = _ReloadingWorker(servicer, new_handler)
+    reloader = Reloader(spec.executor, executor, runtime_args, worker.swap, asyncio.get_running_loop())
+    await asyncio.to_thread(reloader.start)
+    worker.reloader = reloader
+    return worker

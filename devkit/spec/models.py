@@ -61,6 +61,7 @@ class ExecutorSpec(_Spec):
     extra_search_paths: tuple[str, ...] = ()
     workspace: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    reload: bool = False  # rebuild the Executor in place when its .py or YAML files change
 
     @field_validator("uses_with", "uses_metas", "uses_requests", "uses_dynamic_batching", mode="before")
     @classmethod

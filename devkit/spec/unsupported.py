@@ -29,7 +29,6 @@ UNSUPPORTED_FLAGS: dict[str, tuple[str, str]] = {
     "metrics_exporter_port": _METRICS,
     "monitoring": _MONITORING,
     "port_monitoring": _MONITORING,
-    "reload": ("reloading Executors when their files change", "remove reload=True and restart after edits"),
 }
 
 # docker:// runs in a container; jinaai:// and jinaai+docker:// resolve against the local hub

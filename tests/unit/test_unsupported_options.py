@@ -19,7 +19,6 @@ OPTIONS = [
     pytest.param({"tracing": True}, "tracing=True asks for OpenTelemetry tracing", id="tracing"),
     pytest.param({"monitoring": True}, "monitoring=True", id="monitoring"),
     pytest.param({"metrics": True}, "metrics=True", id="metrics"),
-    pytest.param({"reload": True}, "reload=True", id="reload"),
     pytest.param(
         {"traces_exporter_host": "http://localhost", "traces_exporter_port": 4317},
         "traces_exporter_host='http://localhost' asks for OpenTelemetry tracing",
@@ -46,7 +45,7 @@ def test_deployment_refuses_what_is_not_there_yet(option, expected):
     assert expected in str(info.value)
 
 
-@pytest.mark.parametrize("flag", ["tracing", "monitoring", "metrics", "reload"])
+@pytest.mark.parametrize("flag", ["tracing", "monitoring", "metrics"])
 def test_flow_refuses_flags_that_are_not_there_yet(flag):
     with pytest.raises(NotSupportedYetError, match=f"Flow: {flag}=True"):
         Flow(**{flag: True})
@@ -80,4 +79,6 @@ def test_flow_yaml_with_an_unsupported_option_fails_on_loading(tmp_path):
 def test_supported_options_still_build():
     Flow(tracing=False, monitoring=False).add(uses=Passthrough, name="p")
     Deployment(uses=Passthrough, metrics=False)
+    Deployment(uses=Passthrough, reload=True)
+    Flow(reload=True).add(uses=Passthrough, reload=True)
     Deployment(uses=Passthrough, uses_dynamic_batching={"/": {"preferred_batch_size": 4}})
