@@ -8,6 +8,10 @@ Registered through the ``pytest11`` entry point, so installing devkit is enough.
   ``--devkit-runtime=process`` keeps only those. While it runs, a ``Flow`` or
   ``Deployment`` built without ``runtime=`` uses that runtime. The ``devkit_runtime``
   fixture tells the test which runtime it is on.
+* ``@pytest.mark.devkit_protocols('grpc', 'http', 'websocket')`` adds a protocol axis:
+  with both markers a test runs once per combination (``[thread-http]``). The factories'
+  Flows and Deployments serve that protocol and ``client_factory`` dials it (pass
+  ``protocol=`` to choose another); the ``devkit_protocol`` fixture holds it.
 * ``flow_factory`` / ``deployment_factory`` build orchestrators bound to that runtime;
   everything they built is closed after the test, and the test fails if a devkit
   thread, a child process or a listening port outlived it (naming each).
@@ -32,6 +36,7 @@ from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
 from devkit.runtime.default import runtime_default
 from devkit.serve.clock import use_clock
+from devkit.spec.models import GATEWAY_PROTOCOLS
 from devkit.testing.assertions import describe_differences
 from devkit.testing.clock import ManualClock
 from devkit.testing.faults import FakeNetwork
@@ -43,6 +48,7 @@ __all__ = [
     "client_factory",
     "deployment_factory",
     "devkit_harness",
+    "devkit_protocol",
     "devkit_runtime",
     "flow_factory",
     "free_port",
@@ -51,6 +57,7 @@ __all__ = [
 ]
 
 _MARKER = "devkit_runtimes"
+_PROTOCOLS = "devkit_protocols"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,6 +79,11 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{_MARKER}(*names): run the test once per devkit runtime ({', '.join(RUNTIMES)}); "
         "the devkit_runtime fixture holds the current one",
     )
+    config.addinivalue_line(
+        "markers",
+        f"{_PROTOCOLS}(*names): run the test once per gateway protocol ({', '.join(GATEWAY_PROTOCOLS)}); "
+        "the factories serve it, client_factory dials it, the devkit_protocol fixture holds it",
+    )
 
 
 def _selected(config: pytest.Config) -> list[str] | None:
@@ -89,23 +101,33 @@ def _selected(config: pytest.Config) -> list[str] | None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(_MARKER)
-    if marker is None:
-        return
-    if "devkit_runtime" not in metafunc.fixturenames:
-        # parametrize only accepts a fixture of the test; _devkit_runtime_of_marked_tests sets it up
-        metafunc.fixturenames.append("devkit_runtime")
-    wanted = list(marker.args) or list(RUNTIMES)
-    unknown = [name for name in wanted if name not in RUNTIMES]
+    if marker is not None:
+        wanted = _marked(metafunc, marker, RUNTIMES, "runtime")
+        params = [
+            pytest.param(name, marks=[pytest.mark.process] if name == "process" else [], id=name)
+            for name in wanted
+        ]
+        metafunc.parametrize("devkit_runtime", params, indirect=True)
+    marker = metafunc.definition.get_closest_marker(_PROTOCOLS)
+    if marker is not None:
+        wanted = _marked(metafunc, marker, GATEWAY_PROTOCOLS, "protocol")
+        metafunc.parametrize("devkit_protocol", wanted, indirect=True, ids=wanted)
+
+
+def _marked(metafunc: pytest.Metafunc, marker: pytest.Mark, known: tuple[str, ...], what: str) -> list[str]:
+    """The names a matrix marker lists (all ``known`` when it lists none), checked."""
+    fixture = f"devkit_{what}"
+    if fixture not in metafunc.fixturenames:
+        # parametrize only accepts a fixture of the test; _devkit_matrix_of_marked_tests sets it up
+        metafunc.fixturenames.append(fixture)
+    wanted = [str(name).lower() for name in marker.args] or list(known)
+    unknown = [name for name in wanted if name not in known]
     if unknown:
         raise pytest.UsageError(
-            f"{metafunc.definition.nodeid}: devkit_runtimes got unknown runtime(s) {unknown}; "
-            f"choose from {list(RUNTIMES)}"
+            f"{metafunc.definition.nodeid}: {marker.name} got unknown {what}(s) {unknown}; "
+            f"choose from {list(known)}"
         )
-    params = [
-        pytest.param(name, marks=[pytest.mark.process] if name == "process" else [], id=name)
-        for name in wanted
-    ]
-    metafunc.parametrize("devkit_runtime", params, indirect=True)
+    return wanted
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -188,17 +210,28 @@ def devkit_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
         yield runtime
 
 
+@pytest.fixture
+def devkit_protocol(request: pytest.FixtureRequest) -> str:
+    """The gateway protocol of this test: the ``devkit_protocols`` matrix parameter, else grpc.
+
+    Flows and Deployments from the factories serve it; ``client_factory`` dials it.
+    """
+    return str(request.param) if hasattr(request, "param") else "grpc"
+
+
 @pytest.fixture(autouse=True)
-def _devkit_runtime_of_marked_tests(request: pytest.FixtureRequest) -> None:
-    """Set up ``devkit_runtime`` for a ``devkit_runtimes`` test that does not ask for it."""
+def _devkit_matrix_of_marked_tests(request: pytest.FixtureRequest) -> None:
+    """Set up ``devkit_runtime`` / ``devkit_protocol`` for a marked test that does not ask for it."""
     if request.node.get_closest_marker(_MARKER) is not None:
         request.getfixturevalue("devkit_runtime")
+    if request.node.get_closest_marker(_PROTOCOLS) is not None:
+        request.getfixturevalue("devkit_protocol")
 
 
 @pytest.fixture
-def devkit_harness(devkit_runtime: str) -> Iterator[TestHarness]:
+def devkit_harness(devkit_runtime: str, devkit_protocol: str) -> Iterator[TestHarness]:
     """What the factories built; closed after the test, which fails on any leak."""
-    harness = TestHarness(runtime=devkit_runtime)
+    harness = TestHarness(runtime=devkit_runtime, protocol=devkit_protocol)
     yield harness
     problems = harness.close()
     if problems:
@@ -207,19 +240,20 @@ def devkit_harness(devkit_runtime: str) -> Iterator[TestHarness]:
 
 @pytest.fixture
 def flow_factory(devkit_harness: TestHarness) -> Callable[..., Flow]:
-    """``flow_factory(**Flow kwargs)`` -> an unstarted Flow on the test's runtime."""
+    """``flow_factory(**Flow kwargs)`` -> an unstarted Flow on the test's runtime and protocol."""
     return devkit_harness.flow
 
 
 @pytest.fixture
 def deployment_factory(devkit_harness: TestHarness) -> Callable[..., Deployment]:
-    """``deployment_factory(uses, **kwargs)`` -> an unstarted Deployment on the test's runtime."""
+    """``deployment_factory(uses, **kwargs)`` -> an unstarted Deployment on the test's runtime and protocol."""
     return devkit_harness.deployment
 
 
 @pytest.fixture
 def client_factory(devkit_harness: TestHarness) -> Callable[..., Client]:
-    """``client_factory(flow_or_port_or_url, **Client kwargs)`` -> a Client closed after the test."""
+    """``client_factory(flow_or_port_or_url, protocol=..., **Client kwargs)`` -> a Client closed
+    after the test, speaking the test's protocol unless ``protocol=`` says otherwise."""
     return devkit_harness.client
 
 

@@ -30,6 +30,8 @@ class TestHarness:
     """Everything one test started, so teardown can stop it and report leaks."""
 
     runtime: str = "thread"
+    #: the gateway protocol the factories' Flows/Deployments serve and their clients dial
+    protocol: str = "grpc"
     orchestrators: list[Orchestrator] = field(default_factory=list)
     clients: list[Client] = field(default_factory=list)
     baseline: Snapshot = field(default_factory=snapshot)
@@ -37,6 +39,7 @@ class TestHarness:
 
     def flow(self, **kwargs: Any) -> Flow:
         kwargs.setdefault("runtime", self.runtime)
+        kwargs.setdefault("protocol", self.protocol)
         kwargs.setdefault("quiet", True)
         kwargs.setdefault("host", LOOPBACK)
         flow = Flow(**kwargs)
@@ -54,31 +57,41 @@ class TestHarness:
 
     def deployment(self, uses: Any = None, **kwargs: Any) -> Deployment:
         kwargs.setdefault("runtime", self.runtime)
+        kwargs.setdefault("protocol", self.protocol)
         kwargs.setdefault("quiet", True)
         kwargs.setdefault("host", LOOPBACK)
         deployment = Deployment(uses, **kwargs)
         self._record(deployment)
         return deployment
 
-    def client(self, target: Orchestrator | int | str, **kwargs: Any) -> Client:
-        """A client of a started Flow/Deployment (or a port, or a ``grpc://host:port`` URL).
+    def client(self, target: Orchestrator | int | str, protocol: str | None = None, **kwargs: Any) -> Client:
+        """A client of a started Flow/Deployment (or a port, or a ``grpc://host:port`` URL),
+        speaking ``protocol`` (default: the harness's; a Flow's port for it is looked up).
 
         A Flow/Deployment's client dials through the same address rewriters as its own hops
         (a ``FakeNetwork`` it is attached to puts a proxy on this client -> gateway edge too),
-        so faults on ``network.edge('client', 'gateway')`` reach it.
+        so faults on ``network.edge('client', 'gateway')`` reach it, over any protocol.
         """
+        protocol = protocol or self.protocol
         if isinstance(target, Orchestrator):
             if target.port is None:
                 raise RuntimeError("start the Flow/Deployment before asking for its client")
+            port = target.ports_by_protocol.get(protocol)
+            if port is None:
+                served = ", ".join(target.ports_by_protocol) or "none"
+                raise ValueError(
+                    f"the {target.kind} does not serve {protocol!r} (it serves {served}); "
+                    f"build it with protocol={protocol!r} or ask for a client of one it serves"
+                )
             if id(target) in self.recorders:
                 kwargs.setdefault("observers", [self.recorders[id(target)]])
             edge = Edge(CLIENT, target.entry_name)
-            address = rewrite(target.address_rewriters, edge, f"{LOOPBACK}:{target.port}")
-            client = Client(host=address, **kwargs)
+            address = rewrite(target.address_rewriters, edge, f"{LOOPBACK}:{port}")
+            client = Client(host=address, protocol=protocol, **kwargs)
         elif isinstance(target, int):
-            client = Client(host=LOOPBACK, port=target, **kwargs)
+            client = Client(host=LOOPBACK, port=target, protocol=protocol, **kwargs)
         else:
-            client = Client(host=target, **kwargs)
+            client = Client(host=target, protocol=protocol, **kwargs)
         self.clients.append(client)
         return client
 

@@ -122,3 +122,11 @@ def test_an_internal_error_names_the_executor_and_spares_the_other_requests(netw
             flow.post("/", TextDoc(text="devkit"), return_type=DocList[TaggedDoc])
     assert len(failures) == 1 and "embed" in failures[0]
     assert sorted(answered) == sorted(" ".join(t.lower().split()) for t in SENTENCES if t != "devkit")
+
+
+@pytest.mark.devkit_protocols("grpc", "http", "websocket")
+def test_the_pipeline_answers_over_every_protocol(flow_factory, client_factory):
+    sent = texts()
+    with pipeline(flow_factory()) as flow:
+        got = client_factory(flow).post("/", sent, return_type=DocList[TaggedDoc], request_size=2)
+    check_answers(sent, got)

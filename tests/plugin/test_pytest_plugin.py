@@ -195,3 +195,75 @@ def test_comparing_documents_names_the_document_and_field(project: pytest.Pytest
             "*got 1 documents, expected 2*",
         ]
     )
+
+
+def test_protocol_marker_runs_a_test_per_runtime_and_protocol(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_protocols="""
+        import pytest
+        from docarray import DocList
+        from executors import TextDoc, Upper
+
+        @pytest.mark.devkit_runtimes('thread')
+        @pytest.mark.devkit_protocols('grpc', 'http', 'websocket')
+        def test_upper(flow_factory, client_factory, devkit_runtime, devkit_protocol):
+            with flow_factory().add(uses=Upper) as flow:
+                client = client_factory(flow)
+                docs = client.post('/', TextDoc(text='hi'), return_type=DocList[TextDoc])
+                implicit = flow.post('/', TextDoc(text='yo'), return_type=DocList[TextDoc])
+            assert docs.text == ['HI'] and implicit.text == ['YO']
+            assert list(flow.ports_by_protocol) == [devkit_protocol]
+            assert client.address.protocol == devkit_protocol
+        """
+    )
+    result = project.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_upper?thread-grpc? PASSED*",
+            "*test_upper?thread-http? PASSED*",
+            "*test_upper?thread-websocket? PASSED*",
+        ]
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_protocol_marker_alone_and_client_factory_protocol(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_protocols="""
+        import pytest
+        from docarray import DocList
+        from executors import TextDoc, Upper
+
+        @pytest.mark.devkit_protocols('http', 'websocket')
+        def test_deployment(deployment_factory, client_factory):
+            with deployment_factory(Upper) as dep:
+                docs = client_factory(dep).post('/', TextDoc(text='a'), return_type=DocList[TextDoc])
+            assert docs.text == ['A']
+
+        def test_unmarked_is_grpc(devkit_protocol, flow_factory, client_factory):
+            assert devkit_protocol == 'grpc'
+            with flow_factory(protocol=['grpc', 'http']).add(uses=Upper) as flow:
+                over_http = client_factory(flow, protocol='http')
+                assert over_http.address.protocol == 'http'
+                assert over_http.post('/', TextDoc(text='b'), return_type=DocList[TextDoc]).text == ['B']
+                with pytest.raises(ValueError, match="does not serve 'websocket'.*protocol='websocket'"):
+                    client_factory(flow, protocol='websocket')
+        """
+    )
+    result = project.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_unknown_protocol_in_the_marker_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_unknown="""
+        import pytest
+
+        @pytest.mark.devkit_protocols('smtp')
+        def test_unknown():
+            pass
+        """
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*devkit_protocols got unknown protocol(s)*smtp*choose from*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # a collection error stops the run
