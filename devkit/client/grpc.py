@@ -1,8 +1,14 @@
-"""The gRPC transport of the client: one channel per client, stubs created once."""
+"""The gRPC transport of the client: one channel per client, stubs created once.
+
+A channel that failed to connect (the server was down) waits out gRPC's reconnect backoff
+before it dials again, failing every call meanwhile; each call first swaps such a channel
+for a fresh one (:mod:`devkit.serve.redial`), so a restarted server is reached at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -17,6 +23,7 @@ from devkit.client.transport import ConnectionSettings, OutgoingRequest, Transpo
 from devkit.errors import BadRequestError, DevkitError, ServerUnavailableError
 from devkit.proto import jina_pb2
 from devkit.serve.info import is_devkit_peer
+from devkit.serve.redial import PRIVATE_POOL, Redial, blocking_channel_state
 from devkit.serve.server import CHANNEL_OPTIONS
 from devkit.wire import exception_from_status, new_request, new_request_id
 
@@ -44,8 +51,12 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def open_channel(address: Address, settings: ConnectionSettings, *, asynchronous: bool) -> Any:
-    """The client's gRPC channel (asyncio or blocking): devkit's options, the user's on top."""
-    options = list({**dict(CHANNEL_OPTIONS), **(settings.grpc_channel_options or {})}.items())
+    """The client's gRPC channel (asyncio or blocking): devkit's options, the user's on top.
+
+    Its own subchannel pool, so a replacement does not inherit the old one's backoff."""
+    options = list(
+        {**dict(CHANNEL_OPTIONS), **dict([PRIVATE_POOL]), **(settings.grpc_channel_options or {})}.items()
+    )
     kind = grpc.aio if asynchronous else grpc
     if address.tls:
         return kind.secure_channel(address.target, grpc.ssl_channel_credentials(), options=options)
@@ -72,8 +83,14 @@ class GrpcTransport(Transport):
 
     def __init__(self, address: Address, settings: ConnectionSettings) -> None:
         super().__init__(address, settings)
-        self.channel = open_channel(address, settings, asynchronous=True)
         self.metadata = call_metadata(settings)
+        self._peer_is_devkit: bool | None = None
+        self._redial = Redial()
+        self._retired: set[asyncio.Task[None]] = set()
+        self._open()
+
+    def _open(self) -> None:
+        self.channel = open_channel(self.address, self.settings, asynchronous=True)
         data = jina_pb2.DataRequestProto
         self._call = self.channel.stream_stream(
             "/jina.JinaRPC/Call",
@@ -112,13 +129,23 @@ class GrpcTransport(Transport):
             request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
             response_deserializer=health_pb2.HealthCheckResponse.FromString,
         )
-        self._peer_is_devkit: bool | None = None
+
+    def _fresh(self) -> None:
+        """Swap a channel waiting out its reconnect backoff; the old one closes with a grace."""
+        if not self._redial.due(self.channel.get_state()):
+            return
+        old = self.channel
+        self._open()
+        task = asyncio.get_running_loop().create_task(old.close(grace=5.0))
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     # -- requests --------------------------------------------------------------------------
     async def send_one(
         self, request: OutgoingRequest, doclist_type: type[DocList[Any]], timeout: float | None
     ) -> Response:
         proto = _encode(request, self.known_devkit_peer)
+        self._fresh()
         reply = await self._single(proto, timeout=timeout, metadata=self.metadata)
         return Response(reply, doclist_type)
 
@@ -138,6 +165,7 @@ class GrpcTransport(Transport):
                     await room.acquire()
                 yield _encode(request, devkit_peer)
 
+        self._fresh()
         call = self._call(protos(), timeout=timeout, metadata=self.metadata)
         try:
             async for reply in call:
@@ -154,6 +182,7 @@ class GrpcTransport(Transport):
         request.header.request_id = new_request_id()
         request.header.exec_endpoint = endpoint
         request.document.CopyFrom(doc.to_protobuf())
+        self._fresh()
         async for reply in self._stream_doc(request, timeout=timeout, metadata=self.metadata):
             if reply.header.status.code == jina_pb2.StatusProto.ERROR:
                 error = exception_from_status(jina_pb2.DataRequestProto(header=reply.header))
@@ -170,6 +199,7 @@ class GrpcTransport(Transport):
     async def prepare(self) -> bool:
         """Whether the server is devkit (and so reads the fast document encoding). Asked once."""
         if self._peer_is_devkit is None:
+            self._fresh()
             try:
                 info = await self._status(empty_pb2.Empty(), timeout=5.0, metadata=self.metadata)
                 self._peer_is_devkit = is_devkit_peer(info)
@@ -180,6 +210,7 @@ class GrpcTransport(Transport):
         return self._peer_is_devkit
 
     async def is_ready(self, timeout: float = 3.0) -> bool:
+        self._fresh()
         try:
             reply = await self._health(
                 health_pb2.HealthCheckRequest(), timeout=timeout, metadata=self.metadata
@@ -189,6 +220,7 @@ class GrpcTransport(Transport):
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
     async def dry_run(self, timeout: float | None = None) -> bool:
+        self._fresh()
         try:
             status = await self._dry_run(empty_pb2.Empty(), timeout=timeout, metadata=self.metadata)
         except grpc.aio.AioRpcError as exc:
@@ -196,9 +228,11 @@ class GrpcTransport(Transport):
         return status.code == jina_pb2.StatusProto.SUCCESS
 
     async def info(self, timeout: float | None = 5.0) -> jina_pb2.JinaInfoProto:
+        self._fresh()
         return await self._status(empty_pb2.Empty(), timeout=timeout, metadata=self.metadata)
 
     async def endpoints(self, timeout: float | None = 5.0) -> jina_pb2.EndpointsProto:
+        self._fresh()
         return await self._discover(empty_pb2.Empty(), timeout=timeout, metadata=self.metadata)
 
     # -- failures --------------------------------------------------------------------------
@@ -210,6 +244,7 @@ class GrpcTransport(Transport):
 
     async def close(self) -> None:
         await self.channel.close()
+        await asyncio.gather(*self._retired, return_exceptions=True)
 
 
 class SyncUnaryTransport:
@@ -221,16 +256,34 @@ class SyncUnaryTransport:
     """
 
     def __init__(self, address: Address, settings: ConnectionSettings):
-        self.channel = open_channel(address, settings, asynchronous=False)
+        self._address = address
+        self._settings = settings
         self.metadata = call_metadata(settings)
+        self._redial = Redial()
+        self._lock = threading.Lock()
+        self._open()
+
+    def _open(self) -> None:
+        self.channel = open_channel(self._address, self._settings, asynchronous=False)
         self._single = self.channel.unary_unary(
             "/jina.JinaSingleDataRequestRPC/process_single_data",
             request_serializer=jina_pb2.DataRequestProto.SerializeToString,
             response_deserializer=jina_pb2.DataRequestProto.FromString,
         )
 
+    def _fresh(self) -> None:
+        """Swap a channel waiting out its reconnect backoff. Closing the old one cannot cut
+        a call short: in that state every call on it fails at once."""
+        with self._lock:
+            if not self._redial.due(blocking_channel_state(self.channel)):
+                return
+            old = self.channel
+            self._open()
+        old.close()
+
     def send_one(self, request: OutgoingRequest, timeout: float | None) -> jina_pb2.DataRequestProto:
         """One request to a devkit peer (documents in the fast encoding)."""
+        self._fresh()
         return self._single(_encode(request, True), timeout=timeout, metadata=self.metadata)
 
     def close(self) -> None:

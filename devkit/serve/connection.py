@@ -7,8 +7,7 @@ one, with a short backoff, up to the retry budget.
 A channel whose connection attempt failed waits out gRPC's reconnect backoff (1 s, growing
 to minutes) and fails every call meanwhile, even after the peer is back. A retry therefore
 replaces such a channel with a fresh one, which dials at once: after a fault heals, the next
-request gets through. Replacements are rate-limited, so a long outage costs at most one
-channel per replica per ``_REOPEN_INTERVAL``, never one per request.
+request gets through (rate-limited: see :mod:`devkit.serve.redial`).
 
 A replica that answers UNAVAILABLE (it refused the connection, dropped it, or says it is
 going away) is ejected from the rotation, as Envoy's outlier detection does: later requests
@@ -26,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -36,6 +34,7 @@ from grpc_health.v1 import health_pb2
 
 from devkit.proto import jina_pb2
 from devkit.serve.local import NotDelivered, WorkerDropped, local_worker
+from devkit.serve.redial import PRIVATE_POOL, Redial
 from devkit.serve.server import CHANNEL_OPTIONS
 
 __all__ = ["ExecutorTimeoutError", "ExecutorUnavailableError", "ReplicaSet", "open_channel"]
@@ -56,13 +55,7 @@ class ExecutorTimeoutError(ExecutorUnavailableError):
     """An Executor did not answer within ``timeout_send`` (HTTP gateways answer 504, not 503)."""
 
 
-#: A private subchannel pool per channel: a replacement channel must not share the old
-#: channel's connection (and its reconnect backoff) through gRPC's global pool.
-_REPLICA_CHANNEL_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
-
-#: At most one replacement channel per replica in this many seconds (shorter than the
-#: retry backoff's first step, so every retried request gets a fresh dial).
-_REOPEN_INTERVAL = 0.04
+_REPLICA_CHANNEL_OPTIONS = [*CHANNEL_OPTIONS, PRIVATE_POOL]
 
 #: Health probes of an ejected replica: the first after ``_PROBE_FIRST`` seconds, then
 #: doubling up to ``_PROBE_MAX``; each probe waits at most ``_PROBE_TIMEOUT`` for an answer.
@@ -86,10 +79,10 @@ class _Replica:
         self.in_process = not tls  # may a worker of this process listening on ``address`` take requests?
         self._retired: set[asyncio.Task[None]] = set()
         self.ejected = False
+        self._redial = Redial()
         self._open()
 
     def _open(self) -> None:
-        self.opened_at = time.monotonic()
         self.channel = open_channel(self.address, tls=self._tls, options=_REPLICA_CHANNEL_OPTIONS)
         self.single = self.channel.unary_unary(
             "/jina.JinaSingleDataRequestRPC/process_single_data",
@@ -145,9 +138,7 @@ class _Replica:
         True if it was swapped. The old channel is closed in the background with a grace
         period, so a call still on it (there should be none: it is failing) may finish.
         """
-        if self.channel.get_state() is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
-            return False
-        if time.monotonic() - self.opened_at < _REOPEN_INTERVAL:
+        if not self._redial.due(self.channel.get_state()):
             return False
         old = self.channel
         self._open()

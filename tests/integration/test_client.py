@@ -235,6 +235,24 @@ def test_timeout(client):
         client.post("/slow", texts(1), timeout=0.1)
 
 
+@pytest.mark.parametrize("count", [1, 3], ids=["blocking unary call", "asyncio stream"])
+def test_a_client_reaches_a_server_restarted_on_the_same_port(free_port, count):
+    """The client's channel failed to connect while the server was down; it must not wait
+    out gRPC's reconnect backoff (1 s and growing) once the server is back."""
+    expected = [f"echo {i}" for i in range(count)]
+    with Client(port=free_port) as client:
+        with Deployment(uses=Echo, port=free_port, quiet=True):
+            assert (
+                client.post("/", texts(count), request_size=1, return_type=DocList[TextDoc]).text == expected
+            )
+        with pytest.raises(ServerUnavailableError):  # the dial fails and the backoff starts
+            client.post("/", texts(count), request_size=1)
+        with Deployment(uses=Echo, port=free_port, quiet=True):  # ready: its health check passed
+            assert (
+                client.post("/", texts(count), request_size=1, return_type=DocList[TextDoc]).text == expected
+            )
+
+
 def test_server_not_there_is_server_unavailable(free_port):
     with Client(port=free_port) as client, pytest.raises(ServerUnavailableError, match=str(free_port)):
         client.post("/", texts(1))
