@@ -6,11 +6,14 @@ import socket
 import time
 from collections import Counter
 
+import grpc
 import pytest
 from docarray import BaseDoc, DocList
+from google.protobuf import empty_pb2
 
 from devkit import Executor, Flow, requests
 from devkit.errors import DevkitError, ExecutorError
+from devkit.proto import jina_pb2
 from devkit.testing.faults import FakeNetwork
 
 
@@ -160,3 +163,20 @@ def test_dialling_through_a_network_that_is_not_started_says_so():
     flow = network.attach(Flow(quiet=True).add(uses=Stamp, name="encoder"))
     with pytest.raises(RuntimeError, match="start it first"), flow:
         pass
+
+
+def test_a_dry_run_names_a_blackholed_executor_within_the_callers_deadline(network, flow_factory):
+    """A blackholed replica never answers its health check: the dry run must not outwait the
+    caller's deadline (ping's is 3 s) but answer in time, naming the Executor."""
+    flow = network.attach(flow_factory().add(uses=Stamp, name="slowpoke"))
+    edge = network.edge("gateway", "slowpoke")
+    with flow, edge.blackhole(), grpc.insecure_channel(f"127.0.0.1:{flow.port}") as channel:
+        dry_run = channel.unary_unary(
+            "/jina.JinaGatewayDryRunRPC/dry_run",
+            request_serializer=empty_pb2.Empty.SerializeToString,
+            response_deserializer=jina_pb2.StatusProto.FromString,
+        )
+        status = dry_run(empty_pb2.Empty(), timeout=2.0)
+    assert status.code == jina_pb2.StatusProto.ERROR
+    assert "slowpoke at " in status.description
+    assert "DEADLINE_EXCEEDED" in status.description

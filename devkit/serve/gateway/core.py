@@ -37,6 +37,9 @@ __all__ = ["GATEWAY_NODE", "GatewayCore", "NoEndpointError", "NodeClient", "NotS
 
 log = logging.getLogger("devkit.gateway")
 
+#: The longest a dry run waits for a replica's health check (less when the caller's deadline is nearer).
+_DRY_RUN_WAIT = 5.0
+
 #: The name by which an Executor `needs` the gateway (the start of the Flow).
 GATEWAY_NODE = "gateway"
 
@@ -121,10 +124,10 @@ class NodeClient:
     def stream_doc(self, request: jina_pb2.SingleDocumentRequestProto) -> AsyncIterator[Message]:
         return self.shards[next(self._next_shard)].stream_doc(request)
 
-    async def unreachable(self) -> list[str]:
+    async def unreachable(self, timeout: float) -> list[str]:
         down: list[str] = []
         for shard in self.shards:
-            down.extend(f"{self.name} at {address}" for address in await shard.unreachable(timeout=5.0))
+            down.extend(f"{self.name} at {address}" for address in await shard.unreachable(timeout))
         return down
 
     async def close(self) -> None:
@@ -204,10 +207,15 @@ class GatewayCore:
             )
         return next(iter(self.nodes.values())).stream_doc(request)
 
-    async def dry_run(self) -> jina_pb2.StatusProto:
+    async def dry_run(self, deadline: float | None = None) -> jina_pb2.StatusProto:
         """SUCCESS when every replica of every Executor accepts a connection and every endpoint
-        discovery succeeded; else names what failed."""
-        found = await asyncio.gather(*(node.unreachable() for node in self.nodes.values()))
+        discovery succeeded; else names what failed.
+
+        ``deadline``: the caller's seconds left. A blackholed replica never answers its health
+        check, so it is waited for only part of that (at most ``_DRY_RUN_WAIT``): the caller
+        then gets the answer naming it rather than its own DEADLINE_EXCEEDED naming nothing."""
+        wait = _DRY_RUN_WAIT if deadline is None else min(_DRY_RUN_WAIT, deadline * 0.8)
+        found = await asyncio.gather(*(node.unreachable(wait) for node in self.nodes.values()))
         down = [address for addresses in found for address in addresses]
         problems = [f"unreachable: {', '.join(down)}"] if down else []
         problems.extend(await self.discovery_problems())

@@ -70,7 +70,7 @@ class GatewayServicer:
     async def dry_run(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> jina_pb2.StatusProto:
-        return await self.core.dry_run()
+        return await self.core.dry_run(context.time_remaining())
 
 
 async def start_grpc_front_end(core: GatewayCore, spec: GatewaySpec, port: int) -> GrpcServer:
