@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import platform
@@ -31,20 +32,24 @@ def _version(package: str) -> str:
         return "(not installed)"
 
 
+@functools.cache
+def _versions() -> dict[str, str]:
+    """Read once: package metadata comes from disk (about 8 ms) and cannot change while serving."""
+    return {
+        DEVKIT_KEY: devkit_version(),
+        "jina": "3.34.0",  # the protocol version devkit speaks
+        "docarray": _version("docarray"),
+        "grpcio": _version("grpcio"),
+        "protobuf": _version("protobuf"),
+        "python": platform.python_version(),
+        "platform": platform.system(),
+    }
+
+
 def info_proto() -> jina_pb2.JinaInfoProto:
     info = jina_pb2.JinaInfoProto()
-    info.jina.update(
-        {
-            DEVKIT_KEY: devkit_version(),
-            "jina": "3.34.0",  # the protocol version devkit speaks
-            "docarray": _version("docarray"),
-            "grpcio": _version("grpcio"),
-            "protobuf": _version("protobuf"),
-            "python": platform.python_version(),
-            "platform": platform.system(),
-            "session-id": str(os.getpid()),
-        }
-    )
+    info.jina.update(_versions())
+    info.jina["session-id"] = str(os.getpid())
     info.envs.update({name: os.environ.get(name, "(unset)") for name in KNOWN_ENV_VARS})
     return info
 

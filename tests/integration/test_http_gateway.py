@@ -6,6 +6,7 @@ endpoints) of the docs; errors as issue 9 maps them (never a 500 with a tracebac
 
 from __future__ import annotations
 
+import importlib.metadata
 import ssl
 import threading
 
@@ -245,6 +246,17 @@ def test_health_is_an_empty_object(http):
 def test_status_lists_versions_and_environment(http):
     body = http.get("/status").json()
     assert set(body) == {"jina", "envs"} and "docarray" in body["jina"]
+
+
+def test_status_reads_the_package_versions_once(http, monkeypatch):
+    """Package metadata is read from disk (about 8 ms); the versions cannot change while serving."""
+    reads: list[str] = []
+    read = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: reads.append(name) or read(name))
+    first = http.get("/status").json()
+    reads.clear()
+    assert http.get("/status").json() == first
+    assert reads == []
 
 
 def test_dry_run_of_a_healthy_flow(http):
