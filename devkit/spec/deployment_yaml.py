@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 
 from devkit.errors import ConfigError
-from devkit.spec.models import DeploymentSpec, ExecutorSpec
+from devkit.spec.models import DeploymentSpec, ExecutorSpec, HttpOptions
 from devkit.spec.yamlio import read_yaml
 
 D = TypeVar("D")
@@ -19,8 +19,6 @@ __all__ = ["executor_spec_to_yaml", "load_deployment_yaml", "save_deployment_yam
 
 
 def _deployment_arguments(builder: type[Any]) -> set[str]:
-    from devkit.spec.models import HttpOptions
-
     named = {name for name in inspect.signature(builder.__init__).parameters if name not in ("self", "http")}
     return named | set(HttpOptions.model_fields)  # the HTTP front-end's options
 
@@ -79,7 +77,10 @@ def executor_spec_to_yaml(spec: ExecutorSpec) -> dict[str, Any]:
     return data
 
 
-def save_deployment_yaml(spec: DeploymentSpec, path: str | os.PathLike[str]) -> None:
+def save_deployment_yaml(
+    spec: DeploymentSpec, path: str | os.PathLike[str], http: HttpOptions | None = None
+) -> None:
+    """Write the arguments that differ from the defaults, the HTTP front-end's options included."""
     arguments: dict[str, Any] = {"name": spec.name, **executor_spec_to_yaml(spec.executor)}
     defaults = DeploymentSpec()
     for key in ("port", "protocol", "replicas", "shards", "runtime", "retries"):
@@ -88,4 +89,6 @@ def save_deployment_yaml(spec: DeploymentSpec, path: str | os.PathLike[str]) -> 
             arguments[key] = list(value) if isinstance(value, tuple) else value
     if spec.polling != defaults.polling:
         arguments["polling"] = {endpoint: value.value for endpoint, value in spec.polling.items()}
+    if http is not None:
+        arguments.update(http.model_dump(mode="json", exclude_defaults=True))
     pathlib.Path(path).write_text(yaml.safe_dump({"jtype": "Deployment", "with": arguments}, sort_keys=False))

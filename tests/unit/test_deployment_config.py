@@ -3,6 +3,7 @@
 import textwrap
 
 import pytest
+import yaml
 
 from devkit import ConfigError, Deployment, Executor, requests
 from devkit.spec.models import Polling
@@ -56,6 +57,24 @@ def test_save_config_round_trips(tmp_path):
     assert loaded.spec.executor.uses_with == {"a": 1}
     assert loaded.spec.executor.uses_metas == {"name": "other"}
     assert loaded.spec.executor.uses.endswith("ConfigExecutor")
+
+
+def test_save_config_keeps_the_http_options(tmp_path):
+    dep = Deployment(
+        uses=ConfigExecutor,
+        protocol="http",
+        title="Indexer",
+        description="Indexes documents",
+        cors=True,
+        no_crud_endpoints=True,
+        expose_endpoints={"/foo": {"methods": ["GET"]}},
+    )
+    path = tmp_path / "saved.yml"
+    dep.save_config(path)
+    saved = yaml.safe_load(path.read_text())["with"]
+    assert saved["title"] == "Indexer" and saved["cors"] is True
+    assert "no_debug_endpoints" not in saved  # defaults are left out, as for the other arguments
+    assert Deployment.load_config(path).http == dep.http
 
 
 def test_unknown_jtype_is_a_config_error_with_file_and_line(tmp_path):
