@@ -24,6 +24,7 @@ from devkit.executor.endpoint import Endpoint
 from devkit.proto import jina_pb2
 from devkit.serve.batching import Batcher
 from devkit.serve.sync_thread import SyncThread
+from devkit.target import InvalidTargetExecutorError, compile_target_executor
 from devkit.wire import RESULTS_KEY, error_status, parameters_of, read_docs_and_codec, write_docs
 
 
@@ -118,6 +119,14 @@ class ExecutorHandler:
         self, requests: Sequence[jina_pb2.DataRequestProto], deadline: float | None
     ) -> jina_pb2.DataRequestProto:
         response = requests[0]
+        try:
+            # Only the pattern's validity is checked here, not whether it matches this
+            # Executor's name: a gateway forwards the header unchanged, also to external
+            # Executors serving under a name of their own, and has already routed by it.
+            compile_target_executor(response.header.target_executor)
+        except InvalidTargetExecutorError as exc:
+            error_status(exc, self.name, response.header.status)
+            return response
         endpoint_name = response.header.exec_endpoint or "/"
         endpoint = self.executor.endpoint_for(endpoint_name)
         if endpoint is None:
