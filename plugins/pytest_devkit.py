@@ -156,7 +156,9 @@ def _topology_section(
 ) -> str:
     recorder = harness.recorder_of(flow)
     path = folder / f"flow-{index}.svg"
-    flow.plot(path, annotations=recorder.annotations(faults))
+    # the diagram annotates Executors; faults on the client -> gateway edge are listed below it
+    on_executors = {target: kinds for target, kinds in faults.items() if target != flow.entry_name}
+    flow.plot(path, annotations=recorder.annotations(on_executors))
     injected = "".join(
         f"\n  faults towards {target}: {', '.join(kinds)}" for target, kinds in sorted(faults.items())
     )

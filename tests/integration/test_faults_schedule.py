@@ -79,5 +79,5 @@ def test_faults_check_the_layer_and_their_arguments():
         grpc_edge.fail("INTERNAL", times=0)
     with pytest.raises(ValueError, match="bytes per second"):
         tcp_edge.bandwidth(0)
-    with pytest.raises(ValueError, match="layer must be 'tcp' or 'grpc'"):
+    with pytest.raises(ValueError, match="layer must be 'tcp', 'grpc' or 'http'"):
         network.edge("a", "b", layer="udp")  # type: ignore[arg-type]

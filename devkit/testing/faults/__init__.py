@@ -17,9 +17,11 @@ addresses handed to the servers change and the proxies live in the test process.
         assert replica0.stats.faults['fail'] >= 1
 
 An edge is TCP (Toxiproxy-like toxics on bytes: latency, bandwidth, timeout/blackhole,
-reset_peer, slow_close, limit_data) or gRPC (faults on calls: fail with a status code,
+reset_peer, slow_close, limit_data), gRPC (faults on calls: fail with a status code,
 on a :class:`Schedule` of request numbers or for requests whose documents match a
-query; latency); both can be partitioned and healed.
+query; latency) or HTTP (``fail(503)`` / ``fail_first(2, 503)`` on HTTP requests and
+WebSocket handshakes, and the TCP toxics); all can be partitioned and healed. The
+client -> gateway edge is proxied whatever the protocol (gRPC, HTTP, WebSocket).
 """
 
 from devkit.testing.faults.edge import EdgeHandle, LayerError, Selector
@@ -27,6 +29,7 @@ from devkit.testing.faults.faults import (
     Bandwidth,
     Fail,
     Fault,
+    HttpFail,
     Latency,
     LimitData,
     Partition,
@@ -46,6 +49,7 @@ __all__ = [
     "Fail",
     "FakeNetwork",
     "Fault",
+    "HttpFail",
     "Latency",
     "LayerError",
     "LimitData",

@@ -14,6 +14,7 @@ from devkit.testing.faults.faults import (
     Direction,
     Fail,
     Fault,
+    HttpFail,
     Latency,
     LimitData,
     Partition,
@@ -26,11 +27,11 @@ from devkit.testing.faults.stats import EdgeStats, Recorder
 
 __all__ = ["EdgeHandle", "LayerError", "Selector"]
 
-Layer = Literal["tcp", "grpc"]
+Layer = Literal["tcp", "grpc", "http"]
 
 
 class LayerError(ValueError):
-    """A fault or edge declaration that does not fit the layer (TCP or gRPC) of the edge."""
+    """A fault or edge declaration that does not fit the layer (TCP, gRPC or HTTP) of the edge."""
 
 
 class Selector(NamedTuple):
@@ -189,28 +190,44 @@ class EdgeHandle:
             if isinstance(fault, Partition):
                 fault.remove()
 
-    # -- gRPC faults ----------------------------------------------------------------------
+    # -- gRPC and HTTP faults -------------------------------------------------------------
     def fail(
         self,
-        code: grpc.StatusCode | str = grpc.StatusCode.UNAVAILABLE,
+        code: grpc.StatusCode | str | int = grpc.StatusCode.UNAVAILABLE,
         details: str | None = None,
         *,
         when: Schedule | None = None,
         where: Mapping[str, Any] | None = None,
         times: int | None = None,
     ) -> Fault:
-        """Answer data requests with ``code`` instead of forwarding them (gRPC edges).
+        """Answer data requests with ``code`` instead of forwarding them (gRPC or HTTP edges).
 
-        ``when`` picks request numbers (counted from now), ``where`` is a docarray query:
-        only requests with a matching document fail; ``times`` caps the failures.
+        On an HTTP edge ``code`` is an HTTP status (``503``) or a gRPC code mapped to one
+        (UNAVAILABLE is 503). ``when`` picks request numbers (counted from now), ``where`` is
+        a docarray query (gRPC edges): only requests with a matching document fail;
+        ``times`` caps the failures.
         """
+        if self.layer == "http":
+            if where is not None:
+                raise LayerError(
+                    f"fail(where=...) reads documents, which only a gRPC edge decodes; edge {self.selector} "
+                    "is 'http': drop where= or use when= to pick requests"
+                )
+            return self.add(HttpFail(code, details, when=when, times=times))
+        if isinstance(code, int):
+            raise LayerError(
+                f"HTTP status {code} needs an HTTP edge, but edge {self.selector} is {self.layer!r}; declare it "
+                "with network.edge(..., layer='http') before start, or pass a gRPC status code"
+            )
         return self.add(Fail(code, details, when=when, where=where, times=times))
 
-    def fail_first(self, count: int, code: grpc.StatusCode | str = grpc.StatusCode.UNAVAILABLE) -> Fault:
-        """Fail the next ``count`` data requests, then forward."""
+    def fail_first(
+        self, count: int, code: grpc.StatusCode | str | int = grpc.StatusCode.UNAVAILABLE
+    ) -> Fault:
+        """Fail the next ``count`` data requests, then forward (``fail_first(2, 503)`` on HTTP)."""
         return self.fail(code, when=Schedule.first(count))
 
-    def fail_every(self, k: int, code: grpc.StatusCode | str = grpc.StatusCode.UNAVAILABLE) -> Fault:
+    def fail_every(self, k: int, code: grpc.StatusCode | str | int = grpc.StatusCode.UNAVAILABLE) -> Fault:
         """Fail requests k, 2k, 3k ... (counted from now)."""
         return self.fail(code, when=Schedule.every(k))
 

@@ -1,4 +1,4 @@
-"""The faults an edge can carry: TCP toxics (in the spirit of Toxiproxy) and gRPC faults.
+"""The faults an edge can carry: TCP toxics (in the spirit of Toxiproxy), gRPC and HTTP faults.
 
 A fault is added to an edge handle and applies at once; it is also a context manager
 that removes it on exit (``with edge.latency(0.2): ...``), and ``remove()`` is idempotent.
@@ -24,6 +24,7 @@ __all__ = [
     "Chunk",
     "Fail",
     "Fault",
+    "HttpFail",
     "Latency",
     "LimitData",
     "Partition",
@@ -31,11 +32,12 @@ __all__ = [
     "SlowClose",
     "Timeout",
     "Toxic",
+    "http_status",
     "status_code",
 ]
 
 Direction = Literal["upstream", "downstream", "both"]
-Layer = Literal["tcp", "grpc"]
+Layer = Literal["tcp", "grpc", "http"]
 
 _ids = itertools.count(1)
 
@@ -51,12 +53,34 @@ def status_code(code: grpc.StatusCode | str) -> grpc.StatusCode:
         raise ValueError(f"unknown gRPC status code {code!r}; use one of {names}") from None
 
 
+#: The HTTP status a gateway answers for a gRPC code (as jina's HTTP gateway maps them).
+_HTTP_OF_GRPC = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+
+def http_status(code: grpc.StatusCode | str | int) -> int:
+    """An HTTP error status (400-599), or a gRPC code mapped to one (UNAVAILABLE is 503, others 500)."""
+    if isinstance(code, int):
+        if not 400 <= code <= 599:
+            raise ValueError(f"an injected HTTP status is an error status, 400 to 599; got {code}")
+        return code
+    return _HTTP_OF_GRPC.get(status_code(code), 500)
+
+
 class Fault:
     """One fault on one edge handle. ``times`` caps the injections (``None``: no cap)."""
 
     kind: ClassVar[str] = "fault"
     #: The layers a fault works on; adding it to an edge of another layer is an error.
-    layers: ClassVar[tuple[Layer, ...]] = ("tcp", "grpc")
+    layers: ClassVar[tuple[Layer, ...]] = ("tcp", "grpc", "http")
 
     def __init__(self, times: int | None = None) -> None:
         if times is not None and times < 1:
@@ -138,9 +162,11 @@ class ToxicTarget(Protocol):
 
 
 class Toxic(Fault):
-    """A TCP toxic: transforms, delays or drops the chunks going one way (or both)."""
+    """A TCP toxic: transforms, delays or drops the chunks going one way (or both).
 
-    layers: ClassVar[tuple[Layer, ...]] = ("tcp",)
+    An HTTP edge is a TCP proxy too, so toxics work there as well."""
+
+    layers: ClassVar[tuple[Layer, ...]] = ("tcp", "http")
     default_direction: ClassVar[Direction] = "both"
 
     def __init__(self, *, direction: Direction | None = None, times: int | None = None) -> None:
@@ -165,7 +191,7 @@ class Latency(Toxic):
     """
 
     kind = "latency"
-    layers: ClassVar[tuple[Layer, ...]] = ("tcp", "grpc")
+    layers: ClassVar[tuple[Layer, ...]] = ("tcp", "grpc", "http")
     default_direction = "downstream"
 
     def __init__(
@@ -327,3 +353,28 @@ class Fail(Fault):
         self.details = details or f"{self.code.name} injected by the fake network"
         self.when = when
         self.where = dict(where) if where is not None else None
+
+
+# -- HTTP -----------------------------------------------------------------------------------
+class HttpFail(Fault):
+    """Answer data requests (and WebSocket handshakes) with HTTP ``status`` instead of forwarding.
+
+    ``when`` picks request numbers (default: every request); health, readiness and docs
+    routes are neither counted nor failed.
+    """
+
+    kind = "fail"
+    layers: ClassVar[tuple[Layer, ...]] = ("http",)
+
+    def __init__(
+        self,
+        status: grpc.StatusCode | str | int = 503,
+        details: str | None = None,
+        *,
+        when: Schedule | None = None,
+        times: int | None = None,
+    ) -> None:
+        super().__init__(times)
+        self.status = http_status(status)
+        self.details = details or f"HTTP {self.status} injected by the fake network"
+        self.when = when

@@ -23,6 +23,7 @@ from docarray.base_doc import AnyDoc
 from devkit.orchestrate.addressing import Edge
 from devkit.proto import jina_pb2
 from devkit.serve.server import CHANNEL_OPTIONS
+from devkit.testing.faults.edge import Layer
 from devkit.testing.faults.faults import Fail, Latency
 from devkit.testing.faults.link import Link
 from devkit.wire import doc_count, read_docs
@@ -77,7 +78,7 @@ class _Verdict:
 class GrpcLink(Link):
     """A gRPC proxy for one edge, on the network's event loop."""
 
-    layer = "grpc"
+    layer: Layer = "grpc"
 
     def __init__(self, edge: Edge, upstream: str, seed: int) -> None:
         super().__init__(edge, upstream, seed)

@@ -6,7 +6,7 @@ import random
 from typing import TypeVar
 
 from devkit.orchestrate.addressing import Edge
-from devkit.testing.faults.edge import EdgeHandle
+from devkit.testing.faults.edge import EdgeHandle, Layer
 from devkit.testing.faults.faults import Fault, Partition
 
 __all__ = ["Link"]
@@ -21,7 +21,7 @@ class Link:
     looked up per connection, chunk or call, so adding or removing one takes effect at once.
     """
 
-    layer = "tcp"
+    layer: Layer = "tcp"
 
     def __init__(self, edge: Edge, upstream: str, seed: int) -> None:
         self.edge = edge

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from devkit.orchestrate.addressing import Edge
 from devkit.testing.faults.edge import EdgeHandle, Layer, LayerError, Selector
 from devkit.testing.faults.grpc_proxy import GrpcLink
+from devkit.testing.faults.http_proxy import HttpLink
 from devkit.testing.faults.link import Link
 from devkit.testing.faults.tcp import TcpLink
 
@@ -123,7 +124,10 @@ class FakeNetwork:
             if len(layers) > 1:
                 found = ", ".join(f"{handle.selector} is {handle.layer!r}" for handle in handles)
                 raise LayerError(f"edge {edge} is declared with two layers: {found}")
-            link: Link = (GrpcLink if layers == {"grpc"} else TcpLink)(edge, address, self.seed)
+            kind = (
+                {"grpc": GrpcLink, "http": HttpLink}.get(next(iter(layers)), TcpLink) if layers else TcpLink
+            )
+            link: Link = kind(edge, address, self.seed)
             link.handles = handles
             self._call(link.start())
             self._links.append(link)
@@ -142,12 +146,13 @@ class FakeNetwork:
         """The handle of the edges from ``source`` to ``target`` (every shard and replica
         unless narrowed). The same arguments return the same handle.
 
-        ``layer`` is ``'tcp'`` (toxics on bytes) or ``'grpc'`` (faults on calls); it must
+        ``layer`` is ``'tcp'`` (toxics on bytes), ``'grpc'`` (faults on calls) or ``'http'``
+        (status faults on HTTP requests and WebSocket handshakes, toxics on bytes); it must
         be chosen before the edge is dialled. ``None`` keeps the layer already declared or
         proxied for these edges, else ``'tcp'``.
         """
-        if layer not in (None, "tcp", "grpc"):
-            raise ValueError(f"layer must be 'tcp' or 'grpc', got {layer!r}")
+        if layer not in (None, "tcp", "grpc", "http"):
+            raise ValueError(f"layer must be 'tcp', 'grpc' or 'http', got {layer!r}")
         selector = Selector(source, target, shard, replica)
         with self._lock:
             known = self._handles.get(selector)
@@ -164,7 +169,7 @@ class FakeNetwork:
         return handle
 
     def _resolve_layer(self, selector: Selector, layer: Layer | None) -> Layer:
-        existing: dict[str, str] = {}
+        existing: dict[str, Layer] = {}
         for other, handle in self._handles.items():
             if other.overlaps(selector):
                 existing[str(other)] = handle.layer
@@ -173,7 +178,7 @@ class FakeNetwork:
                 existing[f"{link.edge.source} -> {link.edge.target} (proxied)"] = link.layer
         layers = set(existing.values())
         if layer is None:
-            return "grpc" if layers == {"grpc"} else "tcp"
+            return next(iter(layers)) if len(layers) == 1 else "tcp"
         if layers - {layer}:
             found = ", ".join(f"{name} is {value!r}" for name, value in existing.items())
             raise LayerError(

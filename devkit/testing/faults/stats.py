@@ -17,11 +17,12 @@ class EdgeStats:
     """A snapshot of an edge's counters (taken when ``edge.stats`` is read).
 
     ``connections``: TCP connections accepted by the proxy. ``calls``: gRPC calls of any
-    method (gRPC layer only). ``requests``: data requests (gRPC layer only; the TCP layer
-    cannot see requests). ``docs_in`` / ``docs_out``: documents in forwarded requests and
+    method (gRPC layer only). ``requests``: data requests (gRPC and HTTP layers; the TCP
+    layer cannot see requests). ``docs_in`` / ``docs_out``: documents in forwarded requests and
     in the answers that came back (gRPC layer only). ``bytes_up`` / ``bytes_down``: bytes
     towards the target and back. ``faults``: injections by kind (``'latency'``, ``'fail'``,
-    ``'reset_peer'``, ...); ``codes``: gRPC status codes answered by injected failures.
+    ``'reset_peer'``, ...); ``codes``: gRPC status codes (or HTTP statuses,
+    ``'503'``) answered by injected failures.
     """
 
     connections: int = 0

@@ -16,15 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from devkit.orchestrate.addressing import Edge
+from devkit.testing.faults.edge import Layer
 from devkit.testing.faults.faults import Chunk, SlowClose, Toxic
 from devkit.testing.faults.link import Link
 
-__all__ = ["TcpConnection", "TcpLink"]
+__all__ = ["TcpConnection", "TcpLink", "reset_writer"]
 
 _CHUNK = 64 * 1024
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
+def reset_writer(writer: asyncio.StreamWriter) -> None:
     """Close with a TCP RST (SO_LINGER 0) instead of a FIN."""
     sock = writer.get_extra_info("socket")
     if sock is not None:
@@ -53,8 +54,8 @@ class TcpConnection:
     # -- what toxics may do ---------------------------------------------------------------
     def reset(self) -> None:
         """Reset both sides now (the peers see 'connection reset by peer')."""
-        _reset(self._client[1])
-        _reset(self._upstream[1])
+        reset_writer(self._client[1])
+        reset_writer(self._upstream[1])
         self._closed.set()
 
     def close(self) -> None:
@@ -135,7 +136,7 @@ class TcpConnection:
 class TcpLink(Link):
     """A TCP proxy for one edge."""
 
-    layer = "tcp"
+    layer: Layer = "tcp"
 
     def __init__(self, edge: Edge, upstream: str, seed: int) -> None:
         super().__init__(edge, upstream, seed)
@@ -161,14 +162,23 @@ class TcpLink(Link):
         partition = self.partition()
         if partition is not None:
             self.injected(partition)
-            _reset(writer)
+            reset_writer(writer)
             return
+        await self._pipe(reader, writer)
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bytes = b""
+    ) -> None:
+        """Connect upstream, send ``first`` (bytes already read from the client), pipe the rest."""
         host, _, port = self.upstream.rpartition(":")
         try:
             upstream = await asyncio.open_connection(host, int(port))
         except OSError:
-            _reset(writer)  # as if the target refused: the caller sees the connection fail
+            reset_writer(writer)  # as if the target refused: the caller sees the connection fail
             return
+        if first:
+            self.count("bytes_up", len(first))
+            upstream[1].write(first)
         connection = TcpConnection(self, (reader, writer), upstream)
         self._connections.add(connection)
         try:
