@@ -61,8 +61,11 @@ class AsyncClient:
         metadata: dict[str, str] | None = None,
         grpc_channel_options: dict[str, Any] | None = None,
         observers: list[Callback] | None = None,
+        show_progress: bool = False,
     ) -> None:
         self.address: Address = parse_address(host, port, protocol, tls)
+        #: draw a progress bar on stderr while posting (``post(show_progress=...)`` overrides it)
+        self.show_progress = show_progress
         #: called with every response, successful or not, before callbacks (e.g. test recorders)
         self.observers: list[Callback] = observers if observers is not None else []
         self.settings = ConnectionSettings(
@@ -108,6 +111,7 @@ class AsyncClient:
         initial_backoff: float = 0.5,
         max_backoff: float = 2.0,
         backoff_multiplier: float = 1.5,
+        show_progress: bool | None = None,
     ) -> AsyncIterator[Any]:
         """Yield, per request, its documents (``return_type``) or its :class:`Response`."""
         options = PostOptions(
@@ -127,6 +131,7 @@ class AsyncClient:
             initial_backoff=initial_backoff,
             max_backoff=max_backoff,
             backoff_multiplier=backoff_multiplier,
+            show_progress=self.show_progress if show_progress is None else show_progress,
         )
         async for response in self.responses(on, inputs, parameters, options):
             yield response if return_responses else response.docs
@@ -164,6 +169,11 @@ class AsyncClient:
         )
         if options.results_in_order:
             raw = in_order(raw, order)
+        if options.show_progress:
+            # rich is imported only when a bar is asked for
+            from devkit.client.progress import request_count, with_progress
+
+            raw = with_progress(raw, endpoint, request_count(inputs, options.request_size))
         async with aclosing(raw):
             async for response in raw:
                 if deliver(

@@ -54,6 +54,7 @@ class PostOptions:
     initial_backoff: float = 0.5
     max_backoff: float = 2.0
     backoff_multiplier: float = 1.5
+    show_progress: bool = False
 
     def __post_init__(self) -> None:
         compile_target_executor(self.target_executor)  # an invalid regex is refused before sending

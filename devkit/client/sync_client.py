@@ -45,6 +45,7 @@ class Client:
         metadata: dict[str, str] | None = None,
         grpc_channel_options: dict[str, Any] | None = None,
         observers: list[Callback] | None = None,
+        show_progress: bool = False,
     ) -> None:
         self._async = AsyncClient(
             host,
@@ -55,6 +56,7 @@ class Client:
             metadata=metadata,
             grpc_channel_options=grpc_channel_options,
             observers=observers,
+            show_progress=show_progress,
         )
         self._loop = LoopThread("devkit-client")
         self._sync: SyncUnaryTransport | None = None
@@ -119,6 +121,7 @@ class Client:
         initial_backoff: float = 0.5,
         max_backoff: float = 2.0,
         backoff_multiplier: float = 1.5,
+        show_progress: bool | None = None,
     ) -> Any:
         """Send ``inputs`` to endpoint ``on``.
 
@@ -145,9 +148,11 @@ class Client:
             initial_backoff=initial_backoff,
             max_backoff=max_backoff,
             backoff_multiplier=backoff_multiplier,
+            show_progress=self._async.show_progress if show_progress is None else show_progress,
         )
         if (
-            self.address.protocol == "grpc"
+            not options.show_progress
+            and self.address.protocol == "grpc"
             and self._async.known_devkit_peer
             and makes_one_request(inputs, request_size)
         ):
