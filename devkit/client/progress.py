@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from collections.abc import AsyncGenerator, Sized
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,12 @@ def request_count(inputs: Any, request_size: int) -> int | None:
     return None
 
 
+#: seconds between redraws (the bar redraws from the responses, so it needs no thread of its own)
+_REDRAW_EVERY = 0.1
+
+
 class RequestProgress:
-    """Counts answered requests and their documents; a context manager that always stops the bar
-    (and its refresh thread)."""
+    """Counts answered requests and their documents; a context manager that always stops the bar."""
 
     def __init__(self, endpoint: str, total: int | None, console: Console | None = None) -> None:
         self._progress = Progress(
@@ -39,13 +43,19 @@ class RequestProgress:
             TextColumn("requests, {task.fields[docs]} docs"),
             TimeElapsedColumn(),
             console=console or Console(file=sys.stderr),
+            auto_refresh=False,
         )
         self._task = self._progress.add_task(f"Posting to {endpoint}", total=total, docs=0)
         self._docs = 0
+        self._drawn = 0.0
 
     def advance(self, docs: int) -> None:
         self._docs += docs
         self._progress.update(self._task, advance=1, docs=self._docs)
+        now = time.monotonic()
+        if now - self._drawn >= _REDRAW_EVERY:
+            self._drawn = now
+            self._progress.refresh()
 
     def __enter__(self) -> RequestProgress:
         self._progress.start()
