@@ -13,6 +13,7 @@ work over plain HTTP too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -41,6 +42,8 @@ log = logging.getLogger("devkit.gateway")
 JSON, BYTES = "json", "bytes"
 END_OF_INPUT = bytes(True)  # what jina's client sends after its last request
 _CLOSE_REASON_LIMIT = 123  # bytes a WebSocket close reason may carry
+#: After a stream that carried an error, how long the gateway lets the client close first.
+ERROR_LINGER_SECONDS = 1.0
 
 
 class _Rejected:
@@ -110,18 +113,21 @@ class WebSocketGateway:
         answers = answer_stream(
             self._requests(websocket, subprotocol), self._answer, on_error=self._error, in_order=True
         )
+        errored = False
         try:
             async for answer in answers:
                 status = answer.header.status
-                if status.code == jina_pb2.StatusProto.ERROR and status.exception.name in (
-                    UNREACHABLE | TIMED_OUT
-                ):
-                    await websocket.close(code=1011, reason=_close_reason(status))
-                    return
+                if status.code == jina_pb2.StatusProto.ERROR:
+                    if status.exception.name in (UNREACHABLE | TIMED_OUT):
+                        await websocket.close(code=1011, reason=_close_reason(status))
+                        return
+                    errored = True
                 if subprotocol == BYTES:
                     await websocket.send_bytes(answer.SerializeToString())
                 else:
                     await websocket.send_text(self._json_answer(answer).decode())
+            if errored:
+                await _let_client_close(websocket)
             await websocket.close()
         except (WebSocketDisconnect, RuntimeError):  # the client went away: nothing left to answer
             return
@@ -194,6 +200,20 @@ class WebSocketGateway:
     def _error(item: Any, exc: Exception) -> jina_pb2.DataRequestProto:
         request = item if isinstance(item, jina_pb2.DataRequestProto) else jina_pb2.DataRequestProto()
         return error_response(request, exc, GATEWAY_NODE)
+
+
+async def _let_client_close(websocket: WebSocket) -> None:
+    """Wait (bounded) for the client to close after its input ended.
+
+    jina's client reads answers on one task and raises an Executor's error on another; when
+    the server's close frame lands before the error is raised, the reading task ends first
+    and jina's client returns without raising. Letting the client close first after a
+    stream that carried an error makes the error reach the caller every time.
+    """
+    with contextlib.suppress(TimeoutError, RuntimeError, WebSocketDisconnect):
+        async with asyncio.timeout(ERROR_LINGER_SECONDS):
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
 
 
 def _bad(request: jina_pb2.DataRequestProto, message: str) -> jina_pb2.DataRequestProto:
