@@ -46,13 +46,13 @@ class Case:
     """A devkit topology and the bare-grpc relay depth it is compared with."""
 
     name: str
-    build: Callable[[str], Any]
+    build: Callable[..., Any]  # (runtime, **options such as tracing) -> orchestrator
     baseline_depth: int
     expected_text: str
 
 
-def _flow(runtime: str) -> Any:
-    return Flow(runtime=runtime, quiet=True).add(uses=SetText).add(uses=Upper)
+def _flow(runtime: str, **options: Any) -> Any:
+    return Flow(runtime=runtime, quiet=True, **options).add(uses=SetText).add(uses=Upper)
 
 
 def cases() -> list[Case]:
@@ -60,7 +60,7 @@ def cases() -> list[Case]:
     return [
         Case(
             "deployment",
-            lambda runtime: Deployment(uses=SetText, runtime=runtime, quiet=True),
+            lambda runtime, **options: Deployment(uses=SetText, runtime=runtime, quiet=True, **options),
             baseline_depth=0,
             expected_text="hello world",
         ),
@@ -79,10 +79,21 @@ def payloads(docs_per_batch: int) -> tuple[bytes, bytes]:
     return encoded(1), encoded(docs_per_batch)
 
 
-def measure(case: Case, runtime: str, *, requests: int, total_docs: int, docs_per_batch: int) -> Figures:
-    """Start-up, sequential 1-document posts, then ``total_docs`` in requests of ``docs_per_batch``."""
+def measure(
+    case: Case,
+    runtime: str,
+    *,
+    requests: int,
+    total_docs: int,
+    docs_per_batch: int,
+    options: dict[str, Any] | None = None,
+) -> Figures:
+    """Start-up, sequential 1-document posts, then ``total_docs`` in requests of ``docs_per_batch``.
+
+    ``options`` go to the orchestrator (``tracing=True`` and its exporter, for instance).
+    """
     start = time.perf_counter()
-    with case.build(runtime) as orchestrator:
+    with case.build(runtime, **(options or {})) as orchestrator:
         startup = time.perf_counter() - start
         with Client(host="127.0.0.1", port=orchestrator.port) as client:
             one = TextDoc(text="hi")

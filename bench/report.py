@@ -55,6 +55,20 @@ def print_targets(
         print(f"  {title:28} p50 {ratio:.2f}x  {devkit.docs_per_s:>8,.0f} docs/s  {'ok' if ok else 'MISSED'}")
 
 
+def print_tracing(traced: dict[str, tuple[Figures, Figures]]) -> None:
+    """Each case with tracing on beside the same case with it off, from this run."""
+    print("\ntracing (tracing=True, spans exported over OTLP/gRPC to a receiver in this process)")
+    print(
+        f"  {'':28}{'p50 off':>10}{'p50 on':>10}{'ratio':>8}{'docs/s off':>13}{'docs/s on':>12}{'ratio':>8}"
+    )
+    for title, (on, off) in traced.items():
+        p50_off, p50_on = percentile(off.latencies_ms, 50), percentile(on.latencies_ms, 50)
+        print(
+            f"  {title:28}{p50_off:10.3f}{p50_on:10.3f}{p50_on / p50_off:7.2f}x"
+            f"{off.docs_per_s:13,.0f}{on.docs_per_s:12,.0f}{on.docs_per_s / off.docs_per_s:7.2f}x"
+        )
+
+
 def print_jina(jina: dict[str, float], flows: dict[str, Figures]) -> None:
     """jina 3.34's 2-Executor Flow next to devkit's, measured in the same run."""
     print("\njina 3.34, 2-Executor Flow (its default: every Executor and the gateway in a process)")

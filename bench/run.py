@@ -3,6 +3,7 @@
     python bench/run.py            # full run (about 2-3 minutes)
     python bench/run.py --quick    # fewer iterations, for a smoke check
     python bench/run.py --runtime thread --case deployment --no-mix
+    python bench/run.py --tracing --no-mix   # each case again with tracing=True, side by side
     python bench/run.py --only-mix --payload text --payload image --jina-python PATH
 
 Then the payload mix (bench/payloads.py: stock docarray text, embedding, image and nested
@@ -79,6 +80,29 @@ def run_mix(args: argparse.Namespace, runtimes: list[str]) -> None:
     codec_bench.print_table({p.name: codec_bench.measure(p, 5 if args.quick else 20) for p in chosen})
 
 
+def measure_traced(
+    case: devkit_cases.Case, runtime: str, requests: int, total_docs: int, size: int
+) -> baseline.Figures:
+    """The case with ``tracing=True``: every span exported over OTLP/gRPC to a real receiver."""
+    from devkit.testing.spans import OtlpReceiver
+
+    receiver = OtlpReceiver().start()
+    try:
+        options = {
+            "tracing": True,
+            "traces_exporter_host": "http://127.0.0.1",
+            "traces_exporter_port": receiver.port,
+        }
+        figures = devkit_cases.measure(
+            case, runtime, requests=requests, total_docs=total_docs, docs_per_batch=size, options=options
+        )
+    finally:
+        receiver.stop()
+    if not receiver.spans.named("/jina.JinaSingleDataRequestRPC/process_single_data"):
+        raise AssertionError(f"{case.name}/{runtime} with tracing=True exported no span")
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -96,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--mix", action=argparse.BooleanOptionalAction, default=True, help="measure the payload mix (default)"
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="measure each case again with tracing=True, exporting to an OTLP receiver in this process",
     )
     parser.add_argument("--only-mix", action="store_true", help="only the payload mix (no bare-grpc floors)")
     parser.add_argument(
@@ -120,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"; {requests} sequential 1-doc posts; {total_docs} docs in requests of {size}" if chosen else "")
     began = time.perf_counter()
     results: dict[str, tuple[baseline.Figures, baseline.Figures]] = {}
+    traced: dict[str, tuple[baseline.Figures, baseline.Figures]] = {}  # case -> (tracing on, off)
     for case in chosen:
         for runtime in runtimes:
             floor = baseline.run(
@@ -137,8 +167,15 @@ def main(argv: list[str] | None = None) -> int:
             title = f"{case.name} runtime={runtime} (floor: {case.baseline_depth} relay(s) + echo)"
             report.print_case(title, mine, floor)
             results[f"{case.name}/{runtime}"] = (mine, floor)
+            if args.tracing:
+                traced[f"{case.name}/{runtime}"] = (
+                    measure_traced(case, runtime, requests, total_docs, size),
+                    mine,
+                )
     if results:
         report.print_targets(results, LATENCY_TARGET, DOCS_TARGET)
+    if traced:
+        report.print_tracing(traced)
     if args.jina_python and results:
         jina = measure_jina(args.jina_python, requests, total_docs, size)
         report.print_jina(

@@ -16,6 +16,7 @@ from devkit.errors import (
     ServerUnavailableError,
 )
 from devkit.executor import Executor, dynamic_batching, requests
+from devkit.observability.monitor import monitor
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
 from devkit.serve.gateway.custom import FastAPIBaseGateway, Gateway
@@ -41,5 +42,6 @@ __all__ = [
     "RuntimeFailToStart",
     "ServerUnavailableError",
     "dynamic_batching",
+    "monitor",
     "requests",
 ]

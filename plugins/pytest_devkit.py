@@ -43,6 +43,8 @@ from devkit.testing.faults import FakeNetwork
 from devkit.testing.harness import RUNTIMES, TestHarness
 from devkit.testing.leaks import leaked_since, snapshot
 
+from .observability import metrics, spans
+
 __all__ = [
     "batch_clock",
     "client_factory",
@@ -52,8 +54,10 @@ __all__ = [
     "devkit_runtime",
     "flow_factory",
     "free_port",
+    "metrics",
     "network",
     "no_leaks",
+    "spans",
 ]
 
 _MARKER = "devkit_runtimes"

@@ -29,6 +29,7 @@ from devkit.client.delivery import (
 from devkit.client.inputs import batches, is_replayable
 from devkit.client.response import Response
 from devkit.client.transport import ConnectionSettings, OutgoingRequest, Transport, open_transport
+from devkit.observability import TelemetrySpec, start_telemetry
 from devkit.retry import RetryPolicy
 from devkit.wire import new_request_id
 
@@ -62,14 +63,29 @@ class AsyncClient:
         grpc_channel_options: dict[str, Any] | None = None,
         observers: list[Callback] | None = None,
         show_progress: bool = False,
+        tracing: bool = False,
+        traces_exporter_host: str | None = None,
+        traces_exporter_port: int | None = None,
     ) -> None:
         self.address: Address = parse_address(host, port, protocol, tls)
         #: draw a progress bar on stderr while posting (``post(show_progress=...)`` overrides it)
         self.show_progress = show_progress
+        #: tracing=True: a CLIENT span per call, its context sent along (W3C traceparent)
+        self.telemetry = start_telemetry(
+            TelemetrySpec(
+                tracing=tracing,
+                traces_exporter_host=traces_exporter_host,
+                traces_exporter_port=traces_exporter_port,
+            ),
+            "client",
+        )
         #: called with every response, successful or not, before callbacks (e.g. test recorders)
         self.observers: list[Callback] = observers if observers is not None else []
         self.settings = ConnectionSettings(
-            metadata=dict(metadata or {}), grpc_channel_options=grpc_channel_options, prefetch=prefetch
+            metadata=dict(metadata or {}),
+            grpc_channel_options=grpc_channel_options,
+            prefetch=prefetch,
+            interceptors=() if self.telemetry is None else tuple(self.telemetry.client_interceptors()),
         )
         self._transport: Transport | None = None
 
@@ -158,7 +174,10 @@ class AsyncClient:
         one = makes_one_request(inputs, options.request_size)
         # One request to a devkit peer goes as a unary call: opening a stream for it costs
         # about twice as much (extra round trips and tasks on both sides) for the same result.
-        unary = not transport.streams or not options.stream or (devkit_peer and one)
+        # A traced client always streams, so its trace starts with jina's ``/jina.JinaRPC/Call``.
+        unary = (
+            not transport.streams or not options.stream or (devkit_peer and one and self.telemetry is None)
+        )
         window = options.prefetch or self.prefetch
         raw: AsyncGenerator[Response, None] = (
             self._send_each(requests, doclist_type, 1 if one else window, options.timeout, retry)
@@ -302,6 +321,9 @@ class AsyncClient:
         if self._transport is not None:
             await self._transport.close()
             self._transport = None
+        if self.telemetry is not None:
+            self.telemetry.close()
+            self.telemetry = None
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -57,10 +57,16 @@ def open_channel(address: Address, settings: ConnectionSettings, *, asynchronous
     options = list(
         {**dict(CHANNEL_OPTIONS), **dict([PRIVATE_POOL]), **(settings.grpc_channel_options or {})}.items()
     )
-    kind = grpc.aio if asynchronous else grpc
+    if not asynchronous:
+        if address.tls:
+            return grpc.secure_channel(address.target, grpc.ssl_channel_credentials(), options=options)
+        return grpc.insecure_channel(address.target, options=options)
+    interceptors = list(settings.interceptors) or None  # tracing only; none costs nothing
     if address.tls:
-        return kind.secure_channel(address.target, grpc.ssl_channel_credentials(), options=options)
-    return kind.insecure_channel(address.target, options=options)
+        return grpc.aio.secure_channel(
+            address.target, grpc.ssl_channel_credentials(), options=options, interceptors=interceptors
+        )
+    return grpc.aio.insecure_channel(address.target, options=options, interceptors=interceptors)
 
 
 def call_metadata(settings: ConnectionSettings) -> Sequence[tuple[str, str]] | None:

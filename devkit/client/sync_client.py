@@ -46,6 +46,9 @@ class Client:
         grpc_channel_options: dict[str, Any] | None = None,
         observers: list[Callback] | None = None,
         show_progress: bool = False,
+        tracing: bool = False,
+        traces_exporter_host: str | None = None,
+        traces_exporter_port: int | None = None,
     ) -> None:
         self._async = AsyncClient(
             host,
@@ -57,6 +60,9 @@ class Client:
             grpc_channel_options=grpc_channel_options,
             observers=observers,
             show_progress=show_progress,
+            tracing=tracing,
+            traces_exporter_host=traces_exporter_host,
+            traces_exporter_port=traces_exporter_port,
         )
         self._loop = LoopThread("devkit-client")
         self._sync: SyncUnaryTransport | None = None
@@ -154,6 +160,7 @@ class Client:
             not options.show_progress
             and self.address.protocol == "grpc"
             and self._async.known_devkit_peer
+            and self._async.telemetry is None  # a traced call goes through the client's Call span
             and makes_one_request(inputs, request_size)
         ):
             return self._post_one_blocking(on, inputs, parameters, options)

@@ -39,6 +39,7 @@ class ConnectionSettings:
     metadata: dict[str, str] = field(default_factory=dict)  # grpc metadata / HTTP headers
     grpc_channel_options: dict[str, Any] | None = None
     prefetch: int = 1000
+    interceptors: tuple[Any, ...] = ()  # grpc.aio client interceptors (tracing); none: no cost
 
 
 class Transport(ABC):

@@ -6,6 +6,7 @@ import os
 import pathlib
 import threading
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -14,6 +15,7 @@ from devkit.executor.batching import BatchingConfig, batching_of
 from devkit.executor.decorators import DEFAULT_ENDPOINT, binding_of
 from devkit.executor.endpoint import Endpoint, endpoint_from_method
 from devkit.logs import executor_logger
+from devkit.observability.noop import NOOP_TRACER
 
 __all__ = ["Executor"]
 
@@ -42,6 +44,23 @@ class Executor:
     """
 
     _registry: ClassVar[dict[str, type[Executor]]] = {}
+    #: spans of your own: ``with self.tracer.start_as_current_span('embed'):`` (a no-op tracer
+    #: unless the Deployment or Flow traces; then children of the endpoint's span)
+    tracer: Any = NOOP_TRACER
+    #: where ``self.monitor(...)`` and ``@monitor()`` record (None: metrics and monitoring off)
+    metrics: Any = None
+    #: jina's OpenTelemetry meter attribute; devkit records through ``self.monitor`` instead
+    meter: Any = None
+
+    def monitor(self, name: str, documentation: str = "") -> AbstractContextManager[None]:
+        """Time a block into the Summary/Histogram ``jina_<name>`` (a no-op when not measured)::
+
+        with self.monitor('preprocessing_seconds', 'Time preprocessing the requests'):
+            ...
+        """
+        from devkit.observability.monitor import timed
+
+        return timed(self.metrics, name, documentation)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

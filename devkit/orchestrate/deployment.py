@@ -8,6 +8,7 @@ from typing import Any
 
 from devkit.errors import ConfigError
 from devkit.hub import resolve_hub_uses
+from devkit.observability.spec import TelemetrySpec
 from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
@@ -83,18 +84,7 @@ class Deployment(Orchestrator):
         **http: Any,
     ) -> None:
         uses = resolve_hub_uses(uses)  # jinaai:// from the local hub folder
-        reject_unsupported(
-            f"Deployment {name!r}",
-            uses=uses,
-            tracing=tracing,
-            monitoring=monitoring,
-            metrics=metrics,
-            traces_exporter_host=traces_exporter_host,
-            traces_exporter_port=traces_exporter_port,
-            metrics_exporter_host=metrics_exporter_host,
-            metrics_exporter_port=metrics_exporter_port,
-            port_monitoring=port_monitoring,
-        )
+        reject_unsupported(f"Deployment {name!r}", uses=uses)
         super().__init__()
         self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
         unknown = sorted(set(http) - set(HttpOptions.model_fields))
@@ -131,6 +121,16 @@ class Deployment(Orchestrator):
                 "env_from_secret": dict(env_from_secret or {}),
                 "image_pull_secrets": image_pull_secrets,
                 "volumes": volumes,
+                "telemetry": TelemetrySpec(
+                    tracing=tracing,
+                    traces_exporter_host=traces_exporter_host,
+                    traces_exporter_port=traces_exporter_port,
+                    metrics=metrics,
+                    metrics_exporter_host=metrics_exporter_host,
+                    metrics_exporter_port=metrics_exporter_port,
+                    monitoring=monitoring,
+                    port_monitoring=port_monitoring,
+                ),
             }
         )
         self.quiet = quiet
@@ -148,6 +148,9 @@ class Deployment(Orchestrator):
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def _client_tracing(self) -> dict[str, Any]:
+        return self.spec.telemetry.client_options()
 
     @property
     def topology(self) -> Topology:

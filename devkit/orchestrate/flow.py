@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from devkit.errors import ConfigError
 from devkit.hub import resolve_hub_uses
+from devkit.observability.spec import TelemetrySpec
 from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
@@ -114,21 +115,23 @@ class Flow(Orchestrator):
     ) -> None:
         """``gateway`` takes ``config_gateway``'s HTTP options (``cors``, ``title``, ...), as jina's
         ``Flow(...)`` and YAML ``with:`` do."""
-        reject_unsupported(
-            "Flow",
-            tracing=tracing,
-            monitoring=monitoring,
-            metrics=metrics,
-            traces_exporter_host=traces_exporter_host,
-            traces_exporter_port=traces_exporter_port,
-            metrics_exporter_host=metrics_exporter_host,
-            metrics_exporter_port=metrics_exporter_port,
-            port_monitoring=port_monitoring,
-        )
         super().__init__()
         self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
         self._executors: list[FlowExecutorSpec] = []
-        self._gateway = FlowGatewaySpec(host=host, protocols=_protocols(protocol, port), prefetch=prefetch)
+        #: tracing of the gateway and, unless ``add`` says otherwise, of every Executor
+        self._telemetry = TelemetrySpec(
+            tracing=tracing,
+            traces_exporter_host=traces_exporter_host,
+            traces_exporter_port=traces_exporter_port,
+            metrics=metrics,
+            metrics_exporter_host=metrics_exporter_host,
+            metrics_exporter_port=metrics_exporter_port,
+            monitoring=monitoring,
+            port_monitoring=port_monitoring,  # the gateway's; each Executor takes its own in add()
+        )
+        self._gateway = FlowGatewaySpec(
+            host=host, protocols=_protocols(protocol, port), prefetch=prefetch, telemetry=self._telemetry
+        )
         if gateway:
             self.config_gateway(**gateway)
         self._defaults: dict[str, Any] = {
@@ -200,14 +203,6 @@ class Flow(Orchestrator):
         reject_unsupported(
             f"Flow.add(name={name!r})",
             uses=uses,
-            tracing=tracing,
-            monitoring=monitoring,
-            metrics=metrics,
-            traces_exporter_host=traces_exporter_host,
-            traces_exporter_port=traces_exporter_port,
-            metrics_exporter_host=metrics_exporter_host,
-            metrics_exporter_port=metrics_exporter_port,
-            port_monitoring=port_monitoring,
         )
         if needs is None:
             previous = [e.name for e in self._executors if not e.floating]
@@ -253,6 +248,18 @@ class Flow(Orchestrator):
             },
             image_pull_secrets=(*defaults["image_pull_secrets"], *(image_pull_secrets or ())),
             volumes=_as_tuple(volumes),
+            telemetry=self._executor_telemetry(
+                TelemetrySpec(
+                    tracing=tracing,
+                    traces_exporter_host=traces_exporter_host,
+                    traces_exporter_port=traces_exporter_port,
+                    metrics=metrics,
+                    metrics_exporter_host=metrics_exporter_host,
+                    metrics_exporter_port=metrics_exporter_port,
+                    monitoring=monitoring,
+                    port_monitoring=port_monitoring,
+                )
+            ),
         )
         added = FlowExecutorSpec(
             deployment=deployment,
@@ -270,6 +277,24 @@ class Flow(Orchestrator):
             raise ConfigError(f"cannot add Executor {name!r} to the Flow: " + "; ".join(problems))
         self._executors.append(added)
         return self
+
+    def _client_tracing(self) -> dict[str, Any]:
+        return self._telemetry.client_options()
+
+    def _executor_telemetry(self, mine: TelemetrySpec) -> TelemetrySpec:
+        """The Flow's tracing and metrics, with what ``add`` set for this Executor on top
+        (``port_monitoring`` is never inherited: it is the gateway's)."""
+        flow = self._telemetry
+        return TelemetrySpec(
+            tracing=mine.tracing or flow.tracing,
+            traces_exporter_host=mine.traces_exporter_host or flow.traces_exporter_host,
+            traces_exporter_port=mine.traces_exporter_port or flow.traces_exporter_port,
+            metrics=mine.metrics or flow.metrics,
+            metrics_exporter_host=mine.metrics_exporter_host or flow.metrics_exporter_host,
+            metrics_exporter_port=mine.metrics_exporter_port or flow.metrics_exporter_port,
+            monitoring=mine.monitoring or flow.monitoring,
+            port_monitoring=mine.port_monitoring,
+        )
 
     def _unfloat(self, needs: tuple[str, ...]) -> None:
         """A floating Executor that a non-floating one needs stops being floating."""

@@ -65,25 +65,38 @@ _PROBE_TIMEOUT = 1.0
 
 
 def open_channel(
-    address: str, *, tls: bool = False, options: Sequence[tuple[str, Any]] = CHANNEL_OPTIONS
+    address: str,
+    *,
+    tls: bool = False,
+    options: Sequence[tuple[str, Any]] = CHANNEL_OPTIONS,
+    interceptors: Sequence[Any] = (),
 ) -> grpc.aio.Channel:
+    """``interceptors`` (tracing) are only installed when given: none costs nothing."""
+    chain = list(interceptors) or None
     if tls:
-        return grpc.aio.secure_channel(address, grpc.ssl_channel_credentials(), options=options)
-    return grpc.aio.insecure_channel(address, options=options)
+        return grpc.aio.secure_channel(
+            address, grpc.ssl_channel_credentials(), options=options, interceptors=chain
+        )
+    return grpc.aio.insecure_channel(address, options=options, interceptors=chain)
 
 
 class _Replica:
-    def __init__(self, address: str, tls: bool) -> None:
+    def __init__(self, address: str, tls: bool, interceptors: Sequence[Any] = ()) -> None:
         self.address = address
         self._tls = tls
-        self.in_process = not tls  # may a worker of this process listening on ``address`` take requests?
+        # may a worker of this process listening on ``address`` take requests? Not when the
+        # gateway observes its hops: those go through the channel's interceptors
+        self.in_process = not tls and not interceptors
+        self._interceptors = interceptors
         self._retired: set[asyncio.Task[None]] = set()
         self.ejected = False
         self._redial = Redial()
         self._open()
 
     def _open(self) -> None:
-        self.channel = open_channel(self.address, tls=self._tls, options=_REPLICA_CHANNEL_OPTIONS)
+        self.channel = open_channel(
+            self.address, tls=self._tls, options=_REPLICA_CHANNEL_OPTIONS, interceptors=self._interceptors
+        )
         self.single = self.channel.unary_unary(
             "/jina.JinaSingleDataRequestRPC/process_single_data",
             request_serializer=jina_pb2.DataRequestProto.SerializeToString,
@@ -164,11 +177,12 @@ class ReplicaSet:
         retries: int = -1,
         metadata: dict[str, str] | None = None,
         tls: bool = False,
+        interceptors: Sequence[Any] = (),
     ) -> None:
         if not addresses:
             raise ValueError(f"Executor {executor!r} has no replica addresses")
         self.executor = executor
-        self._replicas = [_Replica(address, tls) for address in addresses]
+        self._replicas = [_Replica(address, tls, interceptors) for address in addresses]
         self._in_rotation = list(self._replicas)  # the replicas not ejected
         self._probes: dict[_Replica, asyncio.Task[None]] = {}
         self._next = itertools.count()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any
 
@@ -63,6 +65,8 @@ class ExecutorHandler:
         *,
         exit_on_exceptions: frozenset[str] = frozenset(),
         on_fatal: Callable[[BaseException], None] | None = None,
+        tracer: Any = None,
+        metrics: Any = None,
     ) -> None:
         self.executor = executor
         self.name = str(executor.metas.name)
@@ -75,6 +79,8 @@ class ExecutorHandler:
         self.active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._tracer = tracer  # None: tracing off, and no span is ever created
+        self._metrics = metrics  # None: no metric recorded (jina_process_request_seconds, ...)
 
     def _is_fatal(self, exc: BaseException) -> bool:
         """Whether ``exc`` (or one of its base classes) is listed in ``exit_on_exceptions``."""
@@ -141,7 +147,12 @@ class ExecutorHandler:
                 )
             return response  # an Executor without any binding passes requests through unchanged
         try:
-            await self._run(endpoint, endpoint_name, requests, response, deadline)
+            if self._tracer is None:
+                await self._run(endpoint, endpoint_name, requests, response, deadline)
+            else:
+                with self._tracer.start_as_current_span(endpoint_name) as span:
+                    span.set_attribute("jina.executor", self.name)
+                    await self._run(endpoint, endpoint_name, requests, response, deadline)
         except asyncio.CancelledError:
             log.debug("%s: a %r request was abandoned by its client", self.display_name, endpoint_name)
             raise
@@ -175,35 +186,47 @@ class ExecutorHandler:
                     (r.routes[-1].executor if r.routes else str(i)): decoded
                     for i, (r, decoded) in enumerate(zip(requests, matrix, strict=True))
                 }
-        if endpoint.wants("tracing_context"):
-            kwargs["tracing_context"] = None
+        if endpoint.wants("tracing_context"):  # the endpoint's span, as jina passes it
+            kwargs["tracing_context"] = None if self._tracer is None else _current_context()
         if endpoint.wants("exec_endpoint") and "exec_endpoint" in endpoint.accepts:
             kwargs["exec_endpoint"] = endpoint_name
 
         batching = self.executor.batching_for(endpoint_name) if len(requests) == 1 and docs else None
         if batching is None:
-            out_docs, results = await self._call_batch(endpoint, kwargs, docs, deadline)
+            out_docs, results = await self._call_batch(endpoint, kwargs, docs, deadline, endpoint_name)
         else:  # wait for other requests' documents; the batch runs for all of them (no deadline)
             out_docs, results = await self._batcher.submit(
                 endpoint_name,
                 parameters_key(response),
                 batching,
                 docs,
-                lambda batch: self._call_batch(endpoint, kwargs, batch, None),
+                lambda batch: self._call_batch(endpoint, kwargs, batch, None, endpoint_name),
             )
         write_docs(response, out_docs, devkit_peer=devkit_peer)
         if results is not None:
             self._store_results(response, results)
 
     async def _call_batch(
-        self, endpoint: Endpoint, kwargs: dict[str, Any], docs: DocList[Any], deadline: float | None
+        self,
+        endpoint: Endpoint,
+        kwargs: dict[str, Any],
+        docs: DocList[Any],
+        deadline: float | None,
+        endpoint_name: str = "",
     ) -> tuple[DocList[Any], dict[str, Any] | None]:
         """Run the endpoint on ``docs`` (one request's, or a dynamic batch of several)."""
+        began = 0.0 if self._metrics is None else time.perf_counter()
         if endpoint.single_doc:
-            return await self._call_per_doc(endpoint, docs, kwargs, deadline)
-        call_kwargs = {**kwargs, "docs": docs} if endpoint.wants("docs") else kwargs
-        returned = await self._call(endpoint, call_kwargs, deadline)
-        return self._interpret(endpoint, returned, docs)
+            outcome = await self._call_per_doc(endpoint, docs, kwargs, deadline)
+        else:
+            call_kwargs = {**kwargs, "docs": docs} if endpoint.wants("docs") else kwargs
+            returned = await self._call(endpoint, call_kwargs, deadline)
+            outcome = self._interpret(endpoint, returned, docs)
+        if self._metrics is not None:  # jina's: the method call only, per call (a batch counts once)
+            record = self._metrics.record
+            record("jina_process_request_seconds", time.perf_counter() - began, self.name, endpoint_name)
+            record("jina_document_processed", len(docs), self.name, endpoint_name)
+        return outcome
 
     def _decode(
         self, request: jina_pb2.DataRequestProto, endpoint: Endpoint, name: str
@@ -231,9 +254,12 @@ class ExecutorHandler:
     async def _call(self, endpoint: Endpoint, kwargs: dict[str, Any], deadline: float | None) -> Any:
         if endpoint.is_async:
             return await endpoint.fn(self.executor, **kwargs)
-        return await self._pool.run(
-            lambda: endpoint.fn(self.executor, **kwargs), key=endpoint.method_name, deadline=deadline
-        )
+        if self._tracer is None:
+            call = lambda: endpoint.fn(self.executor, **kwargs)  # noqa: E731
+        else:  # the thread sees the endpoint's span: self.tracer's spans become its children
+            context = contextvars.copy_context()
+            call = lambda: context.run(endpoint.fn, self.executor, **kwargs)  # noqa: E731
+        return await self._pool.run(call, key=endpoint.method_name, deadline=deadline)
 
     async def _call_per_doc(
         self, endpoint: Endpoint, docs: DocList[Any], kwargs: dict[str, Any], deadline: float | None
@@ -320,3 +346,9 @@ class ExecutorHandler:
             if not exhausted and self._pool.open:
                 with contextlib.suppress(Exception):  # runs the generator's finally blocks, off the loop
                     await self._pool.run(generator.close)
+
+
+def _current_context() -> Any:
+    from opentelemetry import context
+
+    return context.get_current()

@@ -113,13 +113,15 @@ async def start_grpc_server(
     port: int,
     what: str,
     reflection_enabled: bool = False,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> GrpcServer:
     """Create, bind and start a server; ``register`` adds servicers and returns their names.
 
     ``port=0`` binds a free port chosen by the OS; the bound port is returned. ``what``
-    names the server in the error raised when the port is taken.
+    names the server in the error raised when the port is taken. ``interceptors`` (tracing)
+    are only passed when asked for: none costs nothing.
     """
-    server = grpc.aio.server(options=_SERVER_OPTIONS)
+    server = grpc.aio.server(options=_SERVER_OPTIONS, interceptors=list(interceptors) or None)
     gate = Gate(what)
     # servicers register as on a plain server; their handlers pass the gate (health does not)
     service_names = list(register(cast(grpc.aio.Server, GatedServer(server, gate))))

@@ -12,6 +12,7 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 
 from devkit.executor.base import Executor
+from devkit.observability import NOOP_TRACER, start_telemetry
 from devkit.proto import jina_pb2
 from devkit.serve.answers import error_response
 from devkit.serve.environment import hold_env
@@ -171,10 +172,13 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         "workspace": spec.workspace or spec.executor.workspace,
         "py_modules": list(spec.executor.py_modules),
     }
+    telemetry = start_telemetry(spec.telemetry, replica_name(spec), spec.host)
     try:
         executor = build_executor(spec.executor, runtime_args)
     except BaseException:
         restore_env()
+        if telemetry is not None:
+            telemetry.close()
         raise
 
     def exit_after_fatal(exc: BaseException) -> None:
@@ -184,11 +188,15 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         asyncio.get_running_loop().call_soon(stop.set)
 
     def new_handler(executor: Executor) -> ExecutorHandler:
+        executor.tracer = NOOP_TRACER if telemetry is None or telemetry.tracer is None else telemetry.tracer
+        executor.metrics = None if telemetry is None else telemetry.metrics  # self.monitor(...) records here
         return ExecutorHandler(
             executor,
             spec.display_name,
             exit_on_exceptions=frozenset(spec.exit_on_exceptions),
             on_fatal=exit_after_fatal,
+            tracer=None if telemetry is None else telemetry.tracer,
+            metrics=None if telemetry is None else telemetry.metrics,
         )
 
     servicer = WorkerServicer(new_handler(executor))
@@ -197,6 +205,8 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
     except BaseException:
         servicer.handler.close()
         restore_env()
+        if telemetry is not None:
+            telemetry.close()
         raise
 
     async def flush_batches_when_stopping() -> None:
@@ -214,13 +224,20 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
             await reloader.close()
         servicer.handler.close()
         restore_env()
+        if telemetry is not None:
+            telemetry.close()
 
     async def start() -> GrpcServer:
         server = await start_grpc_server(
-            servicer.register, host=spec.host, port=spec.port, what=f"Executor {spec.display_name!r}"
+            servicer.register,
+            host=spec.host,
+            port=spec.port,
+            what=f"Executor {spec.display_name!r}",
+            interceptors=() if telemetry is None else telemetry.server_interceptors(),
         )
-        local.append(LocalWorker(servicer, server.gate, spec.host, server.port))
-        local[0].register()  # a gateway in this process may now skip the gRPC leg
+        if telemetry is None:  # an observed worker is reached over gRPC, through its interceptors
+            local.append(LocalWorker(servicer, server.gate, spec.host, server.port))
+            local[0].register()  # a gateway in this process may now skip the gRPC leg
         return server
 
     await serve_until_stopped(start(), on_ready, stop, cleanup=close)

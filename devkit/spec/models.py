@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from devkit.observability.spec import TelemetrySpec
+
 __all__ = [
     "GATEWAY_PROTOCOLS",
     "DeploymentSpec",
@@ -95,6 +97,7 @@ class WorkerSpec(_Spec):
     shard_id: int = 0
     workspace: str | None = None
     exit_on_exceptions: tuple[str, ...] = ()  # exception class names that stop this worker
+    telemetry: TelemetrySpec = Field(default_factory=TelemetrySpec)
 
     @property
     def display_name(self) -> str:
@@ -214,6 +217,7 @@ class GatewayOptions(_Spec):
     uses: Any = None  # a custom Gateway class, 'module.Class', or a gateway YAML file
     uses_with: dict[str, Any] = Field(default_factory=dict)
     py_modules: tuple[str, ...] = ()
+    telemetry: TelemetrySpec = Field(default_factory=TelemetrySpec)
 
     @property
     def protocol(self) -> str:
@@ -250,6 +254,7 @@ class DeploymentSpec(_Spec):
     retries: int = -1
     workspace: str | None = None
     exit_on_exceptions: tuple[str, ...] = ()
+    telemetry: TelemetrySpec = Field(default_factory=TelemetrySpec)
     # exported manifests only (docker-compose, Kubernetes):
     env_from_secret: dict[str, SecretRef] = Field(default_factory=dict)  # Kubernetes only
     image_pull_secrets: tuple[str, ...] = ()  # Kubernetes only
@@ -310,6 +315,10 @@ class DeploymentSpec(_Spec):
                 shard_id=shard,
                 workspace=self.workspace,
                 exit_on_exceptions=self.exit_on_exceptions,
+                # one port_monitoring cannot serve several workers: the others take a free port
+                telemetry=self.telemetry
+                if (shard, replica) == (0, 0) and not self.needs_front
+                else self.telemetry.model_copy(update={"port_monitoring": None}),
             )
             for shard in range(self.shards)
             for replica in range(self.replicas)

@@ -1,7 +1,7 @@
 """jina options devkit does not have yet, refused when a Flow or Deployment is built.
 
-Without this, ``tracing=True`` is a ``TypeError`` and ``uses='docker://...'`` is "no Executor
-class of that name"; each option here instead raises
+Without this, ``uses='jinahub://...'`` is "no Executor class of that name"; each option here
+instead raises
 :class:`~devkit.errors.NotSupportedYetError` naming the option and what to do.
 """
 
@@ -14,22 +14,10 @@ from devkit.errors import NotSupportedYetError
 
 __all__ = ["UNSUPPORTED_FLAGS", "reject_unsupported"]
 
-_TRACING = ("OpenTelemetry tracing", "remove tracing and the traces_exporter_* options")
-_METRICS = ("OpenTelemetry metrics", "remove metrics and the metrics_exporter_* options")
-_MONITORING = ("Prometheus monitoring", "remove monitoring and port_monitoring")
 
 #: option -> (what it would do, what to do instead); refused when given a value other than
 #: None or False (jina code often passes the exporter options together with the flag)
-UNSUPPORTED_FLAGS: dict[str, tuple[str, str]] = {
-    "tracing": _TRACING,
-    "traces_exporter_host": _TRACING,
-    "traces_exporter_port": _TRACING,
-    "metrics": _METRICS,
-    "metrics_exporter_host": _METRICS,
-    "metrics_exporter_port": _METRICS,
-    "monitoring": _MONITORING,
-    "port_monitoring": _MONITORING,
-}
+UNSUPPORTED_FLAGS: dict[str, tuple[str, str]] = {}
 
 # docker:// runs in a container; jinaai:// and jinaai+docker:// resolve against the local hub
 _REMOTE_USES = re.compile(r"^(jinahub(\+\w+)?|jinaai\+(?!docker://)\w+)://", re.IGNORECASE)

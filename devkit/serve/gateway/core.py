@@ -21,6 +21,7 @@ from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from devkit.executor.decorators import DEFAULT_ENDPOINT
+from devkit.observability import Telemetry
 from devkit.proto import jina_pb2
 from devkit.serve.answers import error_response
 from devkit.serve.connection import ExecutorUnavailableError, ReplicaSet
@@ -55,7 +56,7 @@ class NotStreamableError(LookupError):
 class NodeClient:
     """An Executor as the gateway sees it: shards, polling, and the endpoints it serves."""
 
-    def __init__(self, spec: NodeSpec) -> None:
+    def __init__(self, spec: NodeSpec, interceptors: Sequence[Any] = ()) -> None:
         self.spec = spec
         self.name = spec.name
         self.shards = [
@@ -66,6 +67,7 @@ class NodeClient:
                 retries=spec.retries,
                 metadata=spec.grpc_metadata,
                 tls=spec.tls,
+                interceptors=interceptors,
             )
             for addresses in spec.shards
         ]
@@ -160,8 +162,13 @@ class GatewayCore:
     Front-ends (gRPC, HTTP, WebSocket, custom) only translate to and from their protocol.
     """
 
-    def __init__(self, nodes: Sequence[NodeSpec], prefetch: int = 0) -> None:
-        self.nodes = {spec.name: NodeClient(spec) for spec in nodes}
+    def __init__(
+        self, nodes: Sequence[NodeSpec], prefetch: int = 0, telemetry: Telemetry | None = None
+    ) -> None:
+        #: the gateway's tracing (None: off); front-ends install its server interceptors
+        self.telemetry = telemetry
+        interceptors = () if telemetry is None else telemetry.client_interceptors(hops=True)
+        self.nodes = {spec.name: NodeClient(spec, interceptors) for spec in nodes}
         self.order = [spec.name for spec in nodes]  # specs arrive topologically sorted
         needed = {need for spec in nodes if not spec.floating for need in spec.needs}
         self.outputs = [spec.name for spec in nodes if not spec.floating and spec.name not in needed]

@@ -80,4 +80,5 @@ async def start_grpc_front_end(core: GatewayCore, spec: GatewaySpec, port: int) 
         port=port,
         what=f"gateway {spec.name!r}",
         reflection_enabled=spec.expose_reflection,
+        interceptors=() if core.telemetry is None else core.telemetry.server_interceptors(pending=True),
     )

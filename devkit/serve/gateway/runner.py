@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from devkit.observability import start_telemetry
 from devkit.serve.gateway.core import GatewayCore
 from devkit.serve.server import FrontEnd, FrontEnds, serve_until_stopped
 from devkit.spec.models import GatewaySpec
@@ -54,7 +55,15 @@ async def run_gateway(spec: GatewaySpec, on_ready: Callable[..., None], stop: as
 
     ``on_ready`` gets one port per protocol, in the order of ``spec.protocols``.
     """
-    core = GatewayCore(spec.nodes, spec.prefetch)
+    telemetry = start_telemetry(spec.telemetry, spec.name, spec.host)
+    core = GatewayCore(spec.nodes, spec.prefetch, telemetry)
+
+    async def cleanup() -> None:
+        try:
+            await core.close()
+        finally:
+            if telemetry is not None:
+                telemetry.close()
 
     async def starting() -> FrontEnd:
         await core.start()  # learns the Executors' endpoints; refuses mismatched schemas
@@ -64,4 +73,4 @@ async def run_gateway(spec: GatewaySpec, on_ready: Callable[..., None], stop: as
             return await start_custom_gateway(core, spec)
         return await start_front_ends(core, spec)
 
-    await serve_until_stopped(starting(), on_ready, stop, cleanup=core.close)
+    await serve_until_stopped(starting(), on_ready, stop, cleanup=cleanup)

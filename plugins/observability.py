@@ -1,0 +1,48 @@
+"""The ``spans`` and ``metrics`` fixtures: what every thread and process of the test traced and measured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from devkit.testing.metrics import MetricValues, OtlpMetricsReceiver
+from devkit.testing.spans import OtlpReceiver, Spans
+
+__all__ = ["metrics", "spans"]
+
+
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spans]:
+    """Collect the spans of ``tracing=True`` Flows, Deployments and Clients built in the test.
+
+    A real OTLP/gRPC receiver listens on a loopback port; the standard OpenTelemetry
+    variables point every runtime started by the test at it (children inherit them), so
+    ``Flow(tracing=True)`` needs no exporter options; ``traces_exporter_host=spans.endpoint,
+    traces_exporter_port=spans.port`` names it explicitly. Spans are exported every 10 ms.
+    """
+    receiver = OtlpReceiver().start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://127.0.0.1:{receiver.port}")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "10")
+    try:
+        yield receiver.spans
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture
+def metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[MetricValues]:
+    """Metric values of ``metrics=True`` runtimes built in the test, and Prometheus scrapes.
+
+    A real OTLP/gRPC metrics receiver listens on a loopback port; the standard OpenTelemetry
+    variables point every runtime at it and export every 50 ms. ``metrics.value(name, ...)``
+    reads what arrived, ``metrics.wait_for(condition)`` waits for it, and
+    ``metrics.scrape(port)`` reads a ``monitoring=True`` runtime's ``/metrics`` over HTTP.
+    """
+    receiver = OtlpMetricsReceiver().start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", f"http://127.0.0.1:{receiver.port}")
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "50")
+    try:
+        yield receiver.values
+    finally:
+        receiver.stop()
