@@ -129,3 +129,13 @@ def test_status_faults_fit_only_http_edges(network):
     with pytest.raises(ValueError, match=r"HTTP status.*400 to 599"):
         http_edge.fail(200)
     assert http_edge.fail(grpc.StatusCode.DEADLINE_EXCEEDED).status == 504
+
+
+def test_an_unnamed_status_is_answered_too(network, flow_factory):
+    flow = flow_factory(protocol="http").add(uses=Stamp, name="stamp")
+    network.edge("client", "gateway", layer="http").fail(599, times=1)
+    with flow:
+        address = network(Edge("client", "gateway"), f"127.0.0.1:{flow.port}")
+        body = {"data": [{"text": "a"}], "execEndpoint": "/"}
+        with httpx.Client(base_url=f"http://{address}") as http:
+            assert [http.post("/post", json=body).status_code for _ in range(2)] == [599, 200]

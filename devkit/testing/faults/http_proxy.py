@@ -96,7 +96,10 @@ async def _read_body(reader: asyncio.StreamReader, head: _Head) -> None:
 
 def _answer(status: int, details: str) -> bytes:
     body = orjson.dumps({"detail": details})
-    phrase = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "Error"
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:  # a status the standard library does not name (e.g. 599)
+        phrase = "Error"
     return (
         f"HTTP/1.1 {status} {phrase}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
