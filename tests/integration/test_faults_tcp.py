@@ -48,7 +48,7 @@ def test_latency_makes_the_client_wait_only_inside_its_block(network, flow_facto
     assert front.stats.faults["latency"] == delayed  # nothing delayed after the block
 
 
-def test_latency_on_one_branch_orders_the_answers(network, flow_factory):
+def test_latency_on_one_branch_delays_that_branch_and_the_join(network, flow_factory):
     flow = network.attach(
         flow_factory()
         .add(uses=Stamp, name="slow", needs="gateway")
@@ -58,9 +58,16 @@ def test_latency_on_one_branch_orders_the_answers(network, flow_factory):
     network.edge("gateway", "slow").latency(0.2)
     with flow:
         responses = flow.post("/", _docs(1), return_responses=True)
-    ends = {route.executor: route.end_time.ToNanoseconds() for route in responses[0].routes if route.executor}
-    assert ends["fast"] < ends["slow"] <= ends["join"]
-    assert (ends["slow"] - ends["fast"]) / 1e9 >= 0.1
+    routes = {route.executor: route for route in responses[0].routes if route.executor}
+    took = {
+        name: (route.end_time.ToNanoseconds() - route.start_time.ToNanoseconds()) / 1e9
+        for name, route in routes.items()
+    }
+    # The injected latency is a lower bound whatever the machine's load: a comparison with
+    # the fast branch would be a race.
+    assert took["slow"] >= 0.2 - 1e-3
+    ends = {name: route.end_time.ToNanoseconds() for name, route in routes.items()}
+    assert max(ends["fast"], ends["slow"]) <= ends["join"]
 
 
 def test_blackhole_and_timeout_send_give_an_error_naming_the_executor(network, flow_factory):
