@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from devkit.cli_build import check_ports_free, executor_deployment, file_orchestrator
+from devkit.cli_container import CONTAINER_COMMANDS, add_container_commands, run_container_command
 from devkit.cli_export import EXPORT_COMMANDS, add_export_commands, run_export_command
 from devkit.cli_input import Parser, json_object, port, positive_int, seconds, yaml_file
 from devkit.client.ping import PING_TARGETS, PingCommand, ping
 from devkit.errors import DevkitError, RuntimeFailToStart
 from devkit.logs import setup_logging
 from devkit.runtime.base import DEFAULT_GRACE
+from devkit.spec.models import RUNTIME_KINDS
 
 __all__ = [
     "CheckCommand",
@@ -42,7 +44,7 @@ __all__ = [
     "serve_until_stopped",
 ]
 
-RUNTIMES = ("thread", "process")
+RUNTIMES = RUNTIME_KINDS
 
 FileKind = Literal["deployment", "flow", "serve"]
 
@@ -240,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("path", metavar="FLOW_YAML")
     plot.add_argument("output", metavar="OUTPUT", help="flow.svg, flow.png (needs cairosvg) or flow.mmd")
     add_export_commands(commands, [verbose])
+    add_container_commands(commands, [verbose])
     return parser
 
 
@@ -399,6 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in EXPORT_COMMANDS:
             return run_export_command(args)
+        if args.command in CONTAINER_COMMANDS:
+            return run_container_command(args)
         return run(to_command(args), verbose)
     except KeyboardInterrupt:
         print("devkit: interrupted", file=sys.stderr)

@@ -24,6 +24,7 @@ Registered through the ``pytest11`` entry point, so installing devkit is enough.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,6 +53,7 @@ __all__ = [
     "devkit_harness",
     "devkit_protocol",
     "devkit_runtime",
+    "executor_container",
     "flow_factory",
     "free_port",
     "metrics",
@@ -62,6 +64,8 @@ __all__ = [
 
 _MARKER = "devkit_runtimes"
 _PROTOCOLS = "devkit_protocols"
+#: the marks a runtime's matrix entries carry, so ``-m "not container"`` can leave them out
+_RUNTIME_MARKS = {"process": [pytest.mark.process], "container": [pytest.mark.container, pytest.mark.slow]}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,6 +82,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "process: the test starts servers in child processes (slower)")
+    config.addinivalue_line(
+        "markers",
+        "container: the test runs servers in Docker containers (needs an engine and the base image)",
+    )
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(*names): run the test once per devkit runtime ({', '.join(RUNTIMES)}); "
@@ -107,10 +115,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(_MARKER)
     if marker is not None:
         wanted = _marked(metafunc, marker, RUNTIMES, "runtime")
-        params = [
-            pytest.param(name, marks=[pytest.mark.process] if name == "process" else [], id=name)
-            for name in wanted
-        ]
+        params = [pytest.param(name, marks=_RUNTIME_MARKS.get(name, []), id=name) for name in wanted]
         metafunc.parametrize("devkit_runtime", params, indirect=True)
     marker = metafunc.definition.get_closest_marker(_PROTOCOLS)
     if marker is not None:
@@ -212,6 +217,8 @@ def devkit_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
     else:
         selected = _selected(request.config)
         runtime = selected[0] if selected else "thread"
+    if runtime == "container":
+        require_docker()
     with runtime_default(runtime):
         yield runtime
 
@@ -232,6 +239,29 @@ def _devkit_matrix_of_marked_tests(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("devkit_runtime")
     if request.node.get_closest_marker(_PROTOCOLS) is not None:
         request.getfixturevalue("devkit_protocol")
+
+
+def require_docker() -> None:
+    """Skip the test, naming why, when no Docker engine answers or the base image is not built;
+    under CI (``CI`` set) fail instead."""
+    from devkit.container.engine import engine_problem
+
+    problem = engine_problem() or _base_image_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"container runtime: {problem} (CI must run the container tests)", pytrace=False)
+    pytest.skip(f"container runtime: {problem}")
+
+
+def _base_image_problem() -> str | None:
+    """The base image is built by ``devkit build`` (minutes), not inside a test's timeout."""
+    if os.environ.get("DEVKIT_BASE_IMAGE"):
+        return None
+    from devkit.container.base_image import base_image_tag, image_exists
+
+    tag = base_image_tag()
+    return None if image_exists(tag) else f"devkit's base image {tag} is not built; run `devkit build` first"
 
 
 @pytest.fixture
@@ -279,6 +309,25 @@ def no_leaks() -> Iterator[None]:
     leaked = leaked_since(before)
     if leaked:
         pytest.fail("the test left running: " + ", ".join(leaked), pytrace=False)
+
+
+@pytest.fixture
+def executor_container(devkit_harness: TestHarness) -> Iterator[Callable[..., Any]]:
+    """``executor_container(uses, name=..., uses_with=...)`` -> an Executor running in a Docker
+    container (testcontainers), removed after the test, before the leak check. Skipped, naming
+    why, when no Docker engine answers (failed instead under CI)."""
+    require_docker()
+    from devkit.testing.containers import start_executor_container
+
+    started: list[Any] = []
+
+    def start(uses: Any, **kwargs: Any) -> Any:
+        started.append(start_executor_container(uses, **kwargs))
+        return started[-1]
+
+    yield start
+    for container in reversed(started):
+        container.stop()
 
 
 @pytest.fixture

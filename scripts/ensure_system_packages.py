@@ -1,7 +1,8 @@
 """Install the few system libraries and commands the test suite needs, when they are missing.
 
 Run by tox before the tests. PNG plots need the cairo library (used by cairosvg); the HTTP
-gateway tests run the docs' curl examples with curl. On a
+gateway tests run the docs' curl examples with curl; ``devkit build`` makes the container
+base image with mmdebstrap (no registry needed). On a
 Debian-like machine where we are root, a missing library is installed with apt-get;
 elsewhere the script says what to install and exits non-zero.
 """
@@ -17,7 +18,7 @@ import sys
 #: shared library name -> Debian package providing it
 NEEDED = {"cairo": "libcairo2"}
 #: command -> Debian package providing it
-COMMANDS = {"curl": "curl"}
+COMMANDS = {"curl": "curl", "mmdebstrap": "mmdebstrap"}
 
 
 def main() -> int:

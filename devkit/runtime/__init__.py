@@ -1,20 +1,50 @@
-"""Runtimes start servers from specs and return handles; thread and process share one contract."""
+"""Runtimes start servers from specs and return handles; every kind shares one contract.
+
+The kinds are named once (:data:`devkit.spec.models.RUNTIME_KINDS`); :data:`STARTERS` maps
+each to the function that starts a server on it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from devkit.runtime.base import Handle, ServeFn
 from devkit.runtime.process import ProcessHandle, start_process
 from devkit.runtime.thread import ThreadHandle, start_thread
+from devkit.spec.models import RUNTIME_KINDS
 
-__all__ = ["Handle", "ProcessHandle", "ServeFn", "ThreadHandle", "start", "start_process", "start_thread"]
+__all__ = [
+    "STARTERS",
+    "Handle",
+    "ProcessHandle",
+    "ServeFn",
+    "ThreadHandle",
+    "start",
+    "start_process",
+    "start_thread",
+]
+
+
+def _start_container(name: str, serve: ServeFn, spec: Any) -> Handle:
+    from devkit.runtime.container import start_container  # imports the Docker SDK only when used
+
+    return start_container(name, serve, spec)
+
+
+#: runtime kind -> how a server starts on it
+STARTERS: dict[str, Callable[[str, ServeFn, Any], Handle]] = {
+    "thread": start_thread,
+    "process": start_process,
+    "container": _start_container,
+}
+assert tuple(STARTERS) == RUNTIME_KINDS, "every runtime kind needs a starter"
 
 
 def start(kind: str, name: str, serve: ServeFn, spec: Any) -> Handle:
-    """Start ``serve(spec, ...)`` on the runtime ``kind`` ('thread' or 'process')."""
-    if kind == "thread":
-        return start_thread(name, serve, spec)
-    if kind == "process":
-        return start_process(name, serve, spec)
-    raise ValueError(f"runtime must be 'thread' or 'process', got {kind!r}")
+    """Start ``serve(spec, ...)`` on the runtime ``kind`` (one of :data:`RUNTIME_KINDS`)."""
+    try:
+        starter = STARTERS[kind]
+    except KeyError:
+        raise ValueError(f"runtime must be one of {list(RUNTIME_KINDS)}, got {kind!r}") from None
+    return starter(name, serve, spec)

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from devkit.spec.models import RUNTIME_KINDS
+
 __all__ = ["RUNTIMES", "default_runtime", "runtime_default"]
 
 #: The runtimes a Flow or Deployment can use.
-RUNTIMES = ("thread", "process")
+RUNTIMES = RUNTIME_KINDS
 
 _current = "thread"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,6 +17,7 @@ from devkit.observability.spec import TelemetrySpec
 
 __all__ = [
     "GATEWAY_PROTOCOLS",
+    "RUNTIME_KINDS",
     "DeploymentSpec",
     "ExecutorSpec",
     "GatewayOptions",
@@ -30,7 +31,9 @@ __all__ = [
     "WorkerSpec",
 ]
 
-RuntimeKind = Literal["thread", "process"]
+#: The runtimes a server can run on; the one place their names are written.
+RuntimeKind = Literal["thread", "process", "container"]
+RUNTIME_KINDS: tuple[RuntimeKind, ...] = get_args(RuntimeKind)
 
 
 class Polling(StrEnum):

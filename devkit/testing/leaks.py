@@ -1,4 +1,4 @@
-"""Detecting threads, child processes and listening sockets left behind by a test."""
+"""Detecting threads, child processes, containers and listening sockets left behind by a test."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ __all__ = ["Snapshot", "leaked_since", "listening", "open_ports", "snapshot"]
 class Snapshot:
     threads: frozenset[int]
     children: frozenset[int]
+    containers: frozenset[str] = frozenset()
 
 
 def _devkit_threads() -> dict[int, str]:
@@ -29,8 +30,15 @@ def _children() -> dict[int, str]:
     return {child.pid or 0: child.name for child in multiprocessing.active_children()}
 
 
+def _containers() -> dict[str, str]:
+    """This process's devkit containers (asks the engine only once a container was started)."""
+    from devkit.container.engine import running_containers
+
+    return running_containers()
+
+
 def snapshot() -> Snapshot:
-    return Snapshot(frozenset(_devkit_threads()), frozenset(_children()))
+    return Snapshot(frozenset(_devkit_threads()), frozenset(_children()), frozenset(_containers()))
 
 
 def leaked_since(before: Snapshot, grace: float = 2.0) -> list[str]:
@@ -39,12 +47,15 @@ def leaked_since(before: Snapshot, grace: float = 2.0) -> list[str]:
     while True:
         threads = {ident: name for ident, name in _devkit_threads().items() if ident not in before.threads}
         children = {pid: name for pid, name in _children().items() if pid not in before.children}
-        if (not threads and not children) or time.monotonic() >= deadline:
+        containers = {cid: name for cid, name in _containers().items() if cid not in before.containers}
+        if (not threads and not children and not containers) or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
-    return [f"thread {name!r}" for name in threads.values()] + [
-        f"process {name!r} (pid {pid})" for pid, name in children.items()
-    ]
+    return (
+        [f"thread {name!r}" for name in threads.values()]
+        + [f"process {name!r} (pid {pid})" for pid, name in children.items()]
+        + [f"container {name!r} ({cid[:12]})" for cid, name in containers.items()]
+    )
 
 
 def listening(port: int, host: str = "127.0.0.1") -> bool:

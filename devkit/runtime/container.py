@@ -1,0 +1,163 @@
+"""The container runtime: each worker runs in a Docker container, behind the same handle contract.
+
+The engine publishes the worker's port on the host (on the worker's host address, loopback
+by default); the handle is ready when a gRPC health check through that port passes, since
+docker-proxy accepts TCP before anything listens inside. The container runs with ``--init``
+so SIGTERM reaches the worker, which drains; it is removed once stopped, and its output is
+forwarded line by line to the ``devkit.container`` logger, prefixed with the server's name.
+A gateway stays on the host (a thread): only workers go into containers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from devkit.container import engine
+from devkit.container.placement import CONTAINER_PORT, ENTRYPOINT, place
+from devkit.errors import RuntimeFailToStart
+from devkit.runtime.base import DEFAULT_GRACE, ServeFn, stop_timeout
+from devkit.runtime.thread import start_thread
+from devkit.spec.models import WorkerSpec
+
+__all__ = ["ContainerHandle", "base_image", "grpc_serving", "start_container"]
+
+log = logging.getLogger("devkit.container")
+
+
+def base_image() -> str:
+    """The image workers run on: ``DEVKIT_BASE_IMAGE``, else devkit's base image (built if missing)."""
+    chosen = os.environ.get("DEVKIT_BASE_IMAGE")
+    if chosen:
+        return chosen
+    from devkit.container.base_image import build_base_image
+
+    return build_base_image()
+
+
+def grpc_serving(port: int, host: str) -> bool:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(f"{host}:{port}") as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+class ContainerHandle:
+    """One worker in one container; ``stop`` leaves no container behind."""
+
+    def __init__(self, name: str, spec: WorkerSpec) -> None:
+        self.name = name
+        self.spec = spec
+        self.host = "127.0.0.1" if spec.host in ("0.0.0.0", "", "localhost") else spec.host
+        self.all_ports: tuple[int, ...] = ()
+        self._port: int | None = None
+        self._client: Any = None
+        self._container: Any = None
+        self._logs: threading.Thread | None = None
+        self._stopped = False
+        #: the container's exit status once stopped: 0 when the worker drained on SIGTERM
+        self.exit_code: int | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the worker answers, from the host: (host, published port)."""
+        if self._port is None:
+            raise RuntimeError(f"{self.name} is not ready yet")
+        return self.host, self._port
+
+    def start(self) -> ContainerHandle:
+        placement = place(self.spec, base_image())
+        self._client = engine.docker_client()
+        engine.started_any = True
+        self._container = self._client.containers.run(
+            placement.image,
+            placement.command,
+            entrypoint=ENTRYPOINT,
+            detach=True,
+            init=True,
+            ports={f"{CONTAINER_PORT}/tcp": (self.spec.host or "127.0.0.1", self.spec.port or None)},
+            volumes={folder: {"bind": folder, "mode": "ro"} for folder in placement.mounts},
+            environment={
+                "PYTHONUNBUFFERED": "1",
+                **({"PYTHONPATH": ":".join(placement.pythonpath)} if placement.pythonpath else {}),
+            },
+            working_dir=placement.workdir,
+            labels={engine.LABEL: self.name, engine.OWNER_LABEL: str(os.getpid())},
+        )
+        self._logs = threading.Thread(target=self._forward_logs, name=f"devkit-logs-{self.name}", daemon=True)
+        self._logs.start()
+        return self
+
+    def _forward_logs(self) -> None:
+        with contextlib.suppress(Exception):  # the container is gone: nothing more to forward
+            for line in self._container.logs(stream=True, follow=True):
+                log.info("%s | %s", self.name, line.decode(errors="replace").rstrip())
+
+    def _published_port(self) -> int | None:
+        ports = self._container.attrs["NetworkSettings"]["Ports"] or {}
+        bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
+        return int(bindings[0]["HostPort"]) if bindings else None
+
+    def wait_ready(self, timeout: float | None) -> int:
+        if self._port is not None:
+            return self._port
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._container.reload()
+            if self._container.status in ("exited", "dead"):
+                tail = self._container.logs(tail=20).decode(errors="replace").strip()
+                code = self._container.attrs["State"]["ExitCode"]
+                raise RuntimeFailToStart(
+                    f"{self.name}'s container exited with code {code} before it was ready:\n{tail}"
+                )
+            port = self._published_port()
+            if port is not None and grpc_serving(port, self.host):
+                self._port = port
+                self.all_ports = (port,)
+                return port
+            if deadline is not None and time.monotonic() >= deadline:
+                raise RuntimeFailToStart(
+                    f"{self.name}'s container did not become ready within {timeout:g} s; "
+                    "raise timeout_ready if its Executor needs longer to load"
+                )
+            time.sleep(0.1)
+
+    def stop(self, timeout: float | None = None, *, grace: float | None = DEFAULT_GRACE) -> None:
+        """SIGTERM (the worker drains), wait ``timeout`` (default grace + margin), then remove it."""
+        if self._stopped or self._container is None:
+            return
+        self._stopped = True
+        wait = stop_timeout(timeout, grace)
+        with contextlib.suppress(Exception):
+            self._container.stop(timeout=int(wait) if wait is not None else 3600)
+            self.exit_code = int(self._container.wait(timeout=10)["StatusCode"])
+        with contextlib.suppress(Exception):
+            self._container.remove(force=True)
+        if self._logs is not None:
+            self._logs.join(5.0)
+        self._client.close()
+
+    def is_alive(self) -> bool:
+        if self._container is None or self._stopped:
+            return False
+        try:
+            self._container.reload()
+        except Exception:
+            return False
+        return bool(self._container.status == "running")
+
+
+def start_container(name: str, serve: ServeFn, spec: Any) -> Any:
+    """Start a worker in a container; anything else (a gateway) stays on the host, in a thread."""
+    if not isinstance(spec, WorkerSpec):
+        return start_thread(name, serve, spec)
+    return ContainerHandle(name, spec).start()

@@ -1,0 +1,107 @@
+"""runtime='container': each Executor in its own Docker container, the gateway on the host.
+
+Needs a Docker engine and devkit's base image (``devkit build``); run with ``tox -e container``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+from container_executors import BrokenAtStart, Where, WhereDoc
+from docarray import DocList
+
+from devkit import RuntimeFailToStart
+from devkit.container.engine import running_containers
+
+pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+def docs(*texts: str) -> DocList[WhereDoc]:
+    return DocList[WhereDoc](WhereDoc(text=text) for text in texts)
+
+
+@pytest.mark.devkit_runtimes("container")
+def test_a_deployment_in_a_container_answers_from_the_container(deployment_factory):
+    with deployment_factory(Where, name="where") as deployment:
+        got = deployment.post("/", docs("a", "b"), return_type=DocList[WhereDoc])
+    assert got.text == ["a", "b"]
+    hosts = {host for doc in got for host in doc.hosts}
+    assert len(hosts) == 1 and hosts != {socket.gethostname()}, "the Executor ran on the host"
+
+
+@pytest.mark.devkit_runtimes("thread", "process", "container")
+def test_a_two_executor_flow_answers_on_every_runtime(flow_factory, devkit_runtime):
+    flow = flow_factory().add(uses=Where, name="first").add(uses=Where, name="second")
+    with flow:
+        got = flow.post("/", docs("x"), return_type=DocList[WhereDoc])
+    assert got.text == ["x"]
+    assert len(got[0].hosts) == 2
+    if devkit_runtime == "container":
+        assert len(set(got[0].hosts)) == 2, "each Executor runs in its own container"
+
+
+@pytest.mark.devkit_runtimes("container")
+def test_the_executor_output_is_forwarded_with_its_name(deployment_factory, caplog):
+    caplog.set_level(logging.INFO, logger="devkit.container")
+    with deployment_factory(Where, name="where"):
+        pass
+    assert any(
+        record.getMessage().startswith("where/rep-0 | Where is serving on") for record in caplog.records
+    ), caplog.text
+
+
+@pytest.mark.devkit_runtimes("container")
+def test_a_failing_executor_names_itself_and_the_cause_and_leaves_no_container(deployment_factory):
+    deployment = deployment_factory(BrokenAtStart, name="broken")
+    with pytest.raises(
+        RuntimeFailToStart, match=r"(?s)broken/rep-0.*exited with code 1.*the model file is missing"
+    ):
+        deployment.start()
+    assert running_containers() == {}
+
+
+@pytest.mark.devkit_runtimes("container")
+def test_stopping_drains_on_sigterm_and_removes_every_container(deployment_factory):
+    deployment = deployment_factory(Where, name="where", replicas=2)
+    with deployment:
+        assert len(running_containers()) == 2
+        handles = list(deployment._group.handles)
+    containers = [handle for handle in handles if hasattr(handle, "exit_code")]
+    assert [handle.exit_code for handle in containers] == [0, 0], "killed instead of drained on SIGTERM"
+    assert running_containers() == {}
+
+
+def test_an_executor_container_on_testcontainers_serves_a_client_and_a_flow(
+    executor_container, client_factory, flow_factory, network
+):
+    running = executor_container(Where, name="where")
+    client = client_factory(f"grpc://{running.address}")
+    assert client.post("/", docs("direct"), return_type=DocList[WhereDoc]).text == ["direct"]
+    assert "Where is serving on" in running.logs()
+    flow = network.attach(
+        flow_factory().add(name="where", host=running.host, port=running.port, external=True)
+    )
+    network.edge("gateway", "where").latency(0.05)
+    with flow:
+        got = flow.post("/", docs("through a slow hop"), return_type=DocList[WhereDoc])
+    assert got.text == ["through a slow hop"] and len(got[0].hosts) == 1
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.devkit_runtimes("container")
+def test_an_executor_folder_is_built_once_and_served_from_its_image(tmp_path, deployment_factory, capsys):
+    from devkit.cli import main
+
+    folder = tmp_path / "shout"
+    assert main(["new", "Shout", "--path", str(folder)]) == 0
+    assert main(["build", str(folder)]) == 0
+    tag = capsys.readouterr().out.strip().splitlines()[-1].split()[0]
+    assert tag.startswith("devkit-executor-shout:")
+    assert main(["build", str(folder)]) == 0, "a rebuild with unchanged inputs"
+    assert capsys.readouterr().out.strip().splitlines()[-1].split()[0] == tag
+    for uses in (f"docker://{tag}", str(folder)):
+        with deployment_factory(uses, name="shout") as deployment:
+            got = deployment.post("/", docs("hi"), return_type=DocList[WhereDoc])
+        assert got.text == ["HI"]
