@@ -77,9 +77,12 @@ def build_images(folders: list[str], *, force: bool) -> int:
     started = time.monotonic()
     base = build_base_image(force=force)
     print(f"{base} ({time.monotonic() - started:.1f} s)")
-    if folders:
-        from devkit.container.executor_image import build_executor_image
+    from devkit.container.executor_image import build_executor_image, build_runtime_image
 
+    started = time.monotonic()
+    runtime = build_runtime_image(base, latest=True)
+    print(f"{runtime}, tagged devkit-runtime:latest ({time.monotonic() - started:.1f} s)")
+    if folders:
         for folder in folders:
             started = time.monotonic()
             print(f"{build_executor_image(folder, base)} ({time.monotonic() - started:.1f} s)")

@@ -85,19 +85,27 @@ def _docker_build(context: Path, tag: str, base: str) -> None:
         raise RuntimeError(f"building {tag} failed:\n{result.stderr.decode(errors='replace').strip()}")
 
 
-def build_runtime_image(base: str) -> str:
-    """``devkit-runtime:<hash>``: ``base`` plus this devkit's source; built if missing."""
+def build_runtime_image(base: str, *, latest: bool = False) -> str:
+    """``devkit-runtime:<hash>``: ``base`` plus this devkit's source; built if missing.
+
+    With ``latest``, also tagged ``devkit-runtime:latest`` (the exporters' default image).
+    """
     source = Path(__file__).resolve().parents[1]
     tag = f"devkit-runtime:{folder_hash(source, base)}"
-    if image_exists(tag):
-        return tag
+    if not image_exists(tag):
+        _build_runtime_image(source, tag, base)
+    if latest:
+        subprocess.run(["docker", "tag", tag, "devkit-runtime:latest"], check=True, capture_output=True)
+    return tag
+
+
+def _build_runtime_image(source: Path, tag: str, base: str) -> None:
     with tempfile.TemporaryDirectory(prefix="devkit-runtime-") as tmp:
         context = Path(tmp)
         shutil.copytree(source, context / "devkit", ignore=shutil.ignore_patterns(*_SKIP))
         (context / "Dockerfile").write_text(_RUNTIME_DOCKERFILE)
         _docker_build(context, tag, base)
     log.info("built %s", tag)
-    return tag
 
 
 def build_executor_image(folder: str | Path, base: str) -> str:
