@@ -62,7 +62,7 @@ def test_a_class_defined_in_a_function_is_refused_with_the_fix():
 
 
 def test_py_modules_and_yaml_paths_become_absolute_and_their_folders_are_mounted(tmp_path):
-    module = tmp_path / "my_executor.py"
+    module = tmp_path / "placed_executor.py"
     module.write_text("from devkit import Executor\nclass Mine(Executor):\n    pass\n")
     placement = place(worker("Mine", py_modules=[str(module)]), "devkit-base:test")
     assert inside(placement).executor.py_modules == (str(module),)
