@@ -14,6 +14,7 @@ from devkit.logs import setup_logging
 from devkit.orchestrate.addressing import CLIENT, AddressRewriter, Edge, rewrite
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.handles import HandleGroup
+from devkit.orchestrate.yaml_reload import YamlSource
 from devkit.runtime.base import DEFAULT_GRACE
 from devkit.spec.models import GatewaySpec
 from devkit.spec.topology import Topology
@@ -49,6 +50,8 @@ class Orchestrator:
         self.quiet = False
         #: a logging dictConfig file (YAML or JSON) applied when this starts
         self.log_config: str | None = None
+        #: the YAML this was loaded from with ``reload=True``: ``block()`` restarts it on a change
+        self.yaml_source: YamlSource | None = None
         self.address_rewriters: list[AddressRewriter] = []
         #: called with every response the implicit client receives (see ``Client(observers=...)``)
         self.observers: list[Callable[[Any], Any]] = []
@@ -172,10 +175,30 @@ class Orchestrator:
         """Serve until ``stop_event`` is set (or Ctrl-C)."""
         event = stop_event or threading.Event()
         try:
-            while not event.wait(0.5):
-                pass
+            if self.yaml_source is not None:
+                from devkit.orchestrate.yaml_reload import block_reloading
+
+                block_reloading(self, self.yaml_source, event)
+            else:
+                while not event.wait(0.5):
+                    pass
         except KeyboardInterrupt:
             pass
+
+    def restart_as(self, fresh: Orchestrator) -> None:
+        """Stop every server and serve ``fresh``'s configuration in their place (a reloaded YAML)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self._group.stop_all()
+        kept = {"_state", "observers", "address_rewriters", "yaml_source"}
+        self.__dict__.update({key: value for key, value in fresh.__dict__.items() if key not in kept})
+        try:
+            self._start()
+        except BaseException:
+            self._group.stop_all()
+            self._state = State.CLOSED
+            raise
 
     # -- requests --------------------------------------------------------------------------
     @property

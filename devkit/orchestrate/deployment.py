@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from devkit.observability.spec import TelemetrySpec
 from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
+from devkit.orchestrate.yaml_reload import YamlSource
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
 from devkit.spec.models import DeploymentSpec, HttpOptions, Polling
@@ -185,7 +187,10 @@ class Deployment(Orchestrator):
         """Build a Deployment from ``jtype: Deployment`` YAML (``with:`` holds the arguments)."""
         from devkit.spec.deployment_yaml import load_deployment_yaml
 
-        return load_deployment_yaml(source, cls, **overrides)
+        deployment = load_deployment_yaml(source, cls, **overrides)
+        if deployment.spec.executor.reload and os.path.isfile(source):
+            deployment.yaml_source = YamlSource(pathlib.Path(source), None, dict(overrides))
+        return deployment
 
     def save_config(self, path: str | os.PathLike[str]) -> None:
         from devkit.spec.deployment_yaml import save_deployment_yaml

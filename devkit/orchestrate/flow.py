@@ -8,6 +8,7 @@ thread or process runtime chosen per Executor), then the gateway that walks the 
 from __future__ import annotations
 
 import os
+import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
@@ -17,6 +18,7 @@ from devkit.observability.spec import TelemetrySpec
 from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
+from devkit.orchestrate.yaml_reload import YamlSource
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec, topology_problems
@@ -434,7 +436,10 @@ class Flow(Orchestrator):
         """Build a Flow from ``jtype: Flow`` YAML (``with``, ``executors``, ``gateway``)."""
         from devkit.spec.flow_yaml import load_flow_yaml
 
-        return load_flow_yaml(source, cls, context=context, **overrides)
+        flow = load_flow_yaml(source, cls, context=context, **overrides)
+        if flow._defaults.get("reload") and os.path.isfile(source):
+            flow.yaml_source = YamlSource(pathlib.Path(source), context, dict(overrides))
+        return flow
 
     def save_config(self, path: str | os.PathLike[str]) -> None:
         from devkit.spec.flow_yaml import save_flow_yaml

@@ -21,7 +21,7 @@ from devkit.logs import log_level_from_env, setup_logging
 DEVKIT = [sys.executable, "-P", "-m", "devkit.cli"]
 
 
-class Greeter(Executor):
+class LoggingGreeter(Executor):
     @requests
     def greet(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
         self.logger.info("greeting %d documents", len(docs))
@@ -42,7 +42,7 @@ def devkit_logger():
 
 def test_an_executor_logs_through_devkit_executor_its_name(caplog):
     caplog.set_level(logging.INFO, logger="devkit.executor")
-    with Deployment(uses=Greeter, name="greeter", quiet=True) as dep:
+    with Deployment(uses=LoggingGreeter, name="greeter", quiet=True) as dep:
         dep.post("/", DocList[TextDoc]([TextDoc(), TextDoc()]))
     records = [r for r in caplog.records if r.getMessage() == "greeting 2 documents"]
     assert [r.name for r in records] == ["devkit.executor.greeter"]
@@ -103,7 +103,7 @@ def test_log_config_applies_a_dict_config_file(tmp_path, devkit_logger):
             """
         )
     )
-    with Deployment(uses=Greeter, name="greeter", log_config=str(config), quiet=True) as dep:
+    with Deployment(uses=LoggingGreeter, name="greeter", log_config=str(config), quiet=True) as dep:
         dep.post("/", DocList[TextDoc]([TextDoc()]))
     logger = logging.getLogger("devkit.executor")
     for handler in list(logger.handlers):

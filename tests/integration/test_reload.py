@@ -29,7 +29,7 @@ EXECUTOR_SOURCE = textwrap.dedent(
     entered = threading.Event()
 
 
-    class MyExecutor(Executor):
+    class HotReloadedExecutor(Executor):
         @requests
         def foo(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
             entered.set()
@@ -38,11 +38,11 @@ EXECUTOR_SOURCE = textwrap.dedent(
                 doc.text = {text!r}
 
 
-    class MyExecutorAfterReload(Executor):
+    class HotReloadedAfterEdit(Executor):
         @requests
         def foo(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
             for doc in docs:
-                doc.text = 'MyExecutorAfterReload'
+                doc.text = 'HotReloadedAfterEdit'
     """
 )
 
@@ -97,12 +97,12 @@ def edit(path, text: str) -> None:
 
 def test_editing_the_executor_source_serves_the_new_version(module_dir, waiter):
     my_executor = importlib.import_module("my_executor")
-    with Deployment(uses=my_executor.MyExecutor, reload=True, runtime="thread", quiet=True) as dep:
+    with Deployment(uses=my_executor.HotReloadedExecutor, reload=True, runtime="thread", quiet=True) as dep:
         client = Client(port=dep.port)
         assert text_of(client) == "I am coming from the first version"
-        edit(module_dir / "my_executor.py", "I am coming from a new version of MyExecutor")
+        edit(module_dir / "my_executor.py", "I am coming from a new version of HotReloadedExecutor")
         assert waiter.event.wait(30), waiter.messages
-        assert text_of(client) == "I am coming from a new version of MyExecutor"
+        assert text_of(client) == "I am coming from a new version of HotReloadedExecutor"
     changed = [m for m in waiter.messages if "detected changes in" in m]
     assert changed and "my_executor.py" in changed[0] and "Refreshing the Executor" in changed[0]
 
@@ -111,7 +111,7 @@ def test_a_request_running_during_the_reload_finishes_on_the_old_instance(module
     my_executor = importlib.import_module("my_executor")
     gate, entered = my_executor.gate, my_executor.entered  # reloading rebinds the module's globals
     gate.clear()
-    with Deployment(uses="my_executor.MyExecutor", reload=True, runtime="thread", quiet=True) as dep:
+    with Deployment(uses="my_executor.HotReloadedExecutor", reload=True, runtime="thread", quiet=True) as dep:
         client = Client(port=dep.port)
         answers: list[str] = []
         in_flight = threading.Thread(target=lambda: answers.append(text_of(client)))
@@ -131,7 +131,9 @@ def test_a_broken_edit_keeps_the_old_version_serving(module_dir, caplog):
     logger = logging.getLogger("devkit.executor")
     logger.addHandler(errors)
     try:
-        with Deployment(uses=my_executor.MyExecutor, reload=True, runtime="thread", quiet=True) as dep:
+        with Deployment(
+            uses=my_executor.HotReloadedExecutor, reload=True, runtime="thread", quiet=True
+        ) as dep:
             (module_dir / "my_executor.py").write_text("this is not python(\n")
             assert errors.event.wait(30), errors.messages
             assert text_of(Client(port=dep.port)) == "I am coming from the first version"
@@ -143,20 +145,20 @@ def test_a_broken_edit_keeps_the_old_version_serving(module_dir, caplog):
 def test_changing_the_executor_yaml_restarts_it_with_the_new_class(module_dir, waiter):
     importlib.import_module("my_executor")
     config = module_dir / "executor.yml"
-    config.write_text("jtype: MyExecutor\n")
+    config.write_text("jtype: HotReloadedExecutor\n")
     with Deployment(uses=str(config), reload=True, runtime="thread", quiet=True) as dep:
         client = Client(port=dep.port)
         assert text_of(client) == "I am coming from the first version"
-        config.write_text("jtype: MyExecutorAfterReload\n")
+        config.write_text("jtype: HotReloadedAfterEdit\n")
         assert waiter.event.wait(30), waiter.messages
-        assert text_of(client) == "MyExecutorAfterReload"
+        assert text_of(client) == "HotReloadedAfterEdit"
     assert any(f"change in Executor configuration YAML {config}" in m for m in waiter.messages)
 
 
 def test_a_flow_with_reload_refreshes_its_executor_and_stops_its_watcher(module_dir, waiter):
     my_executor = importlib.import_module("my_executor")
     before = snapshot()
-    with Flow(reload=True, runtime="thread", quiet=True).add(uses=my_executor.MyExecutor) as flow:
+    with Flow(reload=True, runtime="thread", quiet=True).add(uses=my_executor.HotReloadedExecutor) as flow:
         assert any(t.name.startswith("devkit-reload-") for t in threading.enumerate())
         edit(module_dir / "my_executor.py", "from the Flow")
         assert waiter.event.wait(30), waiter.messages
