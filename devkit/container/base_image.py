@@ -74,15 +74,26 @@ def image_exists(tag: str) -> bool:
 
 
 def _mirror() -> str:
-    """The Debian mirror the host's apt uses (the image then needs no other network)."""
-    for line in (
-        Path("/etc/apt/sources.list.d/debian.sources").read_text().splitlines()
-        if Path("/etc/apt/sources.list.d/debian.sources").exists()
-        else []
-    ):
+    """The Debian mirror the host's apt uses (the image then needs no other network).
+
+    ``DEVKIT_DEBIAN_MIRROR`` overrides it; a host without apt sources must set it.
+    """
+    configured = os.environ.get("DEVKIT_DEBIAN_MIRROR")
+    if configured:
+        return configured
+    deb822 = Path("/etc/apt/sources.list.d/debian.sources")
+    for line in deb822.read_text().splitlines() if deb822.exists() else []:
         if line.startswith("URIs:"):
             return line.split()[1]
-    return "http://deb.debian.org/debian"
+    one_line = Path("/etc/apt/sources.list")
+    for line in one_line.read_text().splitlines() if one_line.exists() else []:
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "deb":
+            return fields[1]
+    raise RuntimeError(
+        "devkit build found no Debian mirror in this host's apt sources; "
+        "set DEVKIT_DEBIAN_MIRROR to the mirror to build the base image from"
+    )
 
 
 def _wheelhouse(requirements: list[str], into: Path) -> None:
