@@ -7,9 +7,7 @@ it serves exactly the worker the spec describes, until SIGTERM or SIGINT, draini
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 import sys
 import time
 from typing import Any
@@ -51,24 +49,16 @@ def run_container_command(args: argparse.Namespace) -> int:
 
 
 def serve_worker(text: str) -> int:
-    from devkit.runtime.base import StopEvent
+    from devkit.cli_serve_spec import serve_until_signal
     from devkit.serve.worker import run_worker
     from devkit.spec.models import WorkerSpec
 
     spec = WorkerSpec.model_validate_json(text)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-    async def main() -> None:
-        stop = StopEvent()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await run_worker(
+    return serve_until_signal(
+        lambda stop: run_worker(
             spec, lambda *ports: logging.info("%s ready on port %s", spec.display_name, ports[0]), stop
         )
-
-    asyncio.run(main())
-    return 0
+    )
 
 
 def build_images(folders: list[str], *, force: bool) -> int:

@@ -8,9 +8,7 @@ is for each Executor.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 from typing import Any
 
 __all__ = ["EXPORT_COMMANDS", "add_export_commands", "run_export_command"]
@@ -88,19 +86,11 @@ def export(kind: str, path: str, output: str, namespace: str | None, image: str 
 
 
 def serve_gateway(text: str) -> int:
-    from devkit.runtime.base import StopEvent
+    from devkit.cli_serve_spec import serve_until_signal
     from devkit.serve.gateway.runner import run_gateway
     from devkit.spec.models import GatewaySpec
 
     spec = GatewaySpec.model_validate_json(text)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-    async def main() -> None:
-        stop = StopEvent()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await run_gateway(spec, lambda *ports: logging.info("gateway ready on ports %s", ports), stop)
-
-    asyncio.run(main())
-    return 0
+    return serve_until_signal(
+        lambda stop: run_gateway(spec, lambda *ports: logging.info("gateway ready on ports %s", ports), stop)
+    )
