@@ -21,7 +21,7 @@ import orjson
 
 from devkit.testing.faults.edge import Layer
 from devkit.testing.faults.faults import HttpFail
-from devkit.testing.faults.tcp import TcpLink, reset_writer
+from devkit.testing.faults.tcp import TcpLink
 
 __all__ = ["HttpLink"]
 
@@ -111,13 +111,7 @@ class HttpLink(TcpLink):
 
     layer: Layer = "http"
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.count("connections")
-        partition = self.partition()
-        if partition is not None:
-            self.injected(partition)
-            reset_writer(writer)
-            return
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             raw = await reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError:

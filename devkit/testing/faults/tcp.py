@@ -164,6 +164,10 @@ class TcpLink(Link):
             self.injected(partition)
             reset_writer(writer)
             return
+        await self._forward(reader, writer)
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """What a link does with a connection no partition cut: pipe its bytes through the toxics."""
         await self._pipe(reader, writer)
 
     async def _pipe(
