@@ -135,6 +135,22 @@ class Reloader:
             self._thread.join()
 
     def _main(self) -> None:
+        try:
+            self._watch(force_polling=None)
+        except Exception as exc:  # e.g. the OS limit on inotify instances or watches is reached
+            if self._stop.is_set():
+                return
+            self._log.warning(
+                "%s: file notifications unavailable (%s: %s); polling for changes instead",
+                self._name,
+                type(exc).__name__,
+                exc,
+            )
+            self._watch(force_polling=True)
+        finally:
+            self._watching.set()
+
+    def _watch(self, force_polling: bool | None) -> None:
         from watchfiles import watch
 
         changes_iter = watch(
@@ -144,12 +160,13 @@ class Reloader:
             rust_timeout=_TICK_MS,
             yield_on_timeout=True,
             raise_interrupt=False,
+            force_polling=force_polling,
+            poll_delay_ms=_TICK_MS,
         )
         for changes in changes_iter:  # the first yield (changes or a timeout) means "watching"
             self._watching.set()
             if changes and not self._stop.is_set():
                 self._reload(sorted({pathlib.Path(path).resolve() for _, path in changes}))
-        self._watching.set()
 
     def _reload(self, changed: list[pathlib.Path]) -> None:
         if self._yaml is not None and self._yaml in changed:

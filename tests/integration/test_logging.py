@@ -144,8 +144,12 @@ def lines_of(stream) -> "queue.Queue[str]":
 
 
 def wait_for_line(lines: "queue.Queue[str]", text: str, seen: list[str]) -> str:
+    """The next line containing ``text``; on a 30 s silence, fail showing every line seen."""
     while True:
-        line = lines.get(timeout=30)
+        try:
+            line = lines.get(timeout=30)
+        except queue.Empty:
+            pytest.fail(f"no line with {text!r} within 30 s; the child wrote:\n{''.join(seen)}")
         seen.append(line)
         if text in line:
             return line
