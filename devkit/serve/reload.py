@@ -163,8 +163,12 @@ class Reloader:
             force_polling=force_polling,
             poll_delay_ms=_TICK_MS,
         )
-        for changes in changes_iter:  # the first yield (changes or a timeout) means "watching"
-            self._watching.set()
+        # The first yield (changes or a timeout) means "watching" for notifications; the
+        # polling watcher takes its first snapshot during its first cycle, so it waits for two.
+        yields_before_watching = 2 if force_polling else 1
+        for count, changes in enumerate(changes_iter, start=1):
+            if count >= yields_before_watching:
+                self._watching.set()
             if changes and not self._stop.is_set():
                 self._reload(sorted({pathlib.Path(path).resolve() for _, path in changes}))
 
