@@ -16,15 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from devkit.serve.file_watch import watch_changes
+
 if TYPE_CHECKING:
     from devkit.orchestrate.base import Orchestrator
 
 __all__ = ["YamlSource", "block_reloading"]
 
 log = logging.getLogger("devkit.orchestrate")
-
-#: how often (ms) the watcher wakes without changes, to notice the stop event
-_TICK_MS = 200
 
 
 @dataclass(frozen=True)
@@ -66,20 +65,16 @@ def _restart(orchestrator: Orchestrator, source: YamlSource) -> None:
 
 def block_reloading(orchestrator: Orchestrator, source: YamlSource, event: threading.Event) -> None:
     """Serve until ``event`` is set, restarting ``orchestrator`` whenever ``source`` changes."""
-    from watchfiles import watch
-
     path = source.path.resolve()
     watching = False
-    for changes in watch(
-        path.parent,
+    for changes in watch_changes(
+        [path.parent],
         watch_filter=lambda _change, changed: pathlib.Path(changed) == path,
         stop_event=event,
-        rust_timeout=_TICK_MS,
-        yield_on_timeout=True,
-        raise_interrupt=False,
+        log=log,
         recursive=False,
     ):
-        if not watching:  # the first yield (a change or a timeout) means the file is watched
+        if not watching:  # the first yield (a change or a quiet tick) means the file is watched
             watching = True
             log.debug("watching %s for changes", os.fspath(path))
         if changes and not event.is_set():

@@ -23,14 +23,12 @@ from typing import Any
 
 from devkit.executor.base import Executor
 from devkit.logs import executor_logger
+from devkit.serve.file_watch import watch_changes
 from devkit.spec.executor_yaml import build_executor, is_yaml_source
 from devkit.spec.loader import search_paths
 from devkit.spec.models import ExecutorSpec
 
 __all__ = ["Reloader", "watched_files"]
-
-#: how often (ms) the watcher thread wakes without changes, to notice that it should stop
-_TICK_MS = 200
 
 
 def _yaml_file(spec: ExecutorSpec) -> pathlib.Path | None:
@@ -135,42 +133,14 @@ class Reloader:
             self._thread.join()
 
     def _main(self) -> None:
-        try:
-            self._watch(force_polling=None)
-        except Exception as exc:  # e.g. the OS limit on inotify instances or watches is reached
-            if self._stop.is_set():
-                return
-            self._log.warning(
-                "%s: file notifications unavailable (%s: %s); polling for changes instead",
-                self._name,
-                type(exc).__name__,
-                exc,
-            )
-            self._watch(force_polling=True)
-        finally:
-            self._watching.set()
-
-    def _watch(self, force_polling: bool | None) -> None:
-        from watchfiles import watch
-
-        changes_iter = watch(
-            *self._folders,
-            watch_filter=self._wanted,
-            stop_event=self._stop,
-            rust_timeout=_TICK_MS,
-            yield_on_timeout=True,
-            raise_interrupt=False,
-            force_polling=force_polling,
-            poll_delay_ms=_TICK_MS,
+        changes_iter = watch_changes(
+            sorted(self._folders), watch_filter=self._wanted, stop_event=self._stop, log=self._log
         )
-        # The first yield (changes or a timeout) means "watching" for notifications; the
-        # polling watcher takes its first snapshot during its first cycle, so it waits for two.
-        yields_before_watching = 2 if force_polling else 1
-        for count, changes in enumerate(changes_iter, start=1):
-            if count >= yields_before_watching:
-                self._watching.set()
+        for changes in changes_iter:  # the first yield (changes or a quiet tick) means "watching"
+            self._watching.set()
             if changes and not self._stop.is_set():
-                self._reload(sorted({pathlib.Path(path).resolve() for _, path in changes}))
+                self._reload(sorted({pathlib.Path(path).resolve() for path in changes}))
+        self._watching.set()
 
     def _reload(self, changed: list[pathlib.Path]) -> None:
         if self._yaml is not None and self._yaml in changed:
