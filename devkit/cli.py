@@ -26,6 +26,7 @@ from devkit.cli_build import check_ports_free, executor_deployment, file_orchest
 from devkit.cli_container import CONTAINER_COMMANDS, add_container_commands, run_container_command
 from devkit.cli_export import EXPORT_COMMANDS, add_export_commands, run_export_command
 from devkit.cli_input import Parser, json_object, port, positive_int, seconds, yaml_file
+from devkit.cli_load import LOAD_COMMANDS, add_load_command, run_load_command
 from devkit.client.ping import PING_TARGETS, PingCommand, ping
 from devkit.errors import DevkitError, RuntimeFailToStart
 from devkit.logs import setup_logging
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("output", metavar="OUTPUT", help="flow.svg, flow.png (needs cairosvg) or flow.mmd")
     add_export_commands(commands, [verbose])
     add_container_commands(commands, [verbose])
+    add_load_command(commands, [verbose])
     return parser
 
 
@@ -404,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_export_command(args)
         if args.command in CONTAINER_COMMANDS:
             return run_container_command(args)
+        if args.command in LOAD_COMMANDS:
+            return run_load_command(args)
         return run(to_command(args), verbose)
     except KeyboardInterrupt:
         print("devkit: interrupted", file=sys.stderr)

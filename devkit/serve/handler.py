@@ -25,6 +25,7 @@ from devkit.executor.base import Executor
 from devkit.executor.endpoint import Endpoint
 from devkit.proto import jina_pb2
 from devkit.serve.batching import Batcher
+from devkit.serve.hop_timing import LEDGER_KEY, HopTimer, timed_call, wants_ledger
 from devkit.serve.sync_thread import SyncThread
 from devkit.target import InvalidTargetExecutorError, compile_target_executor
 from devkit.wire import RESULTS_KEY, error_status, parameters_of, read_docs_and_codec, write_docs
@@ -34,6 +35,7 @@ def parameters_key(request: jina_pb2.DataRequestProto) -> str:
     """The request's parameters as canonical JSON: requests batch together only when equal."""
     raw = parameters_of(request)
     raw.pop(RESULTS_KEY, None)
+    raw.pop(LEDGER_KEY, None)
     return json.dumps(raw, sort_keys=True, default=str)
 
 
@@ -110,8 +112,12 @@ class ExecutorHandler:
         """
         self.active += 1
         self._idle.clear()
+        timer = HopTimer() if wants_ledger(requests[0]) else None  # a load generator asks
         try:
-            return await self._handle(requests, deadline)
+            response = await self._handle(requests, deadline, timer)
+            if timer is not None:
+                timer.report(response, self.display_name)
+            return response
         finally:
             self.active -= 1
             if not self.active:
@@ -122,7 +128,10 @@ class ExecutorHandler:
         await self._idle.wait()
 
     async def _handle(
-        self, requests: Sequence[jina_pb2.DataRequestProto], deadline: float | None
+        self,
+        requests: Sequence[jina_pb2.DataRequestProto],
+        deadline: float | None,
+        timer: HopTimer | None = None,
     ) -> jina_pb2.DataRequestProto:
         response = requests[0]
         try:
@@ -148,11 +157,11 @@ class ExecutorHandler:
             return response  # an Executor without any binding passes requests through unchanged
         try:
             if self._tracer is None:
-                await self._run(endpoint, endpoint_name, requests, response, deadline)
+                await self._run(endpoint, endpoint_name, requests, response, deadline, timer)
             else:
                 with self._tracer.start_as_current_span(endpoint_name) as span:
                     span.set_attribute("jina.executor", self.name)
-                    await self._run(endpoint, endpoint_name, requests, response, deadline)
+                    await self._run(endpoint, endpoint_name, requests, response, deadline, timer)
         except asyncio.CancelledError:
             log.debug("%s: a %r request was abandoned by its client", self.display_name, endpoint_name)
             raise
@@ -169,8 +178,11 @@ class ExecutorHandler:
         requests: Sequence[jina_pb2.DataRequestProto],
         response: jina_pb2.DataRequestProto,
         deadline: float | None,
+        timer: HopTimer | None = None,
     ) -> None:
         docs, devkit_peer = self._decode(response, endpoint, endpoint_name)  # answer in the sender's encoding
+        if timer is not None:
+            timer.decoded = time.monotonic_ns()
         kwargs: dict[str, Any] = {}
         if endpoint.wants("parameters"):
             kwargs["parameters"] = self._parameters(response, endpoint)
@@ -193,7 +205,7 @@ class ExecutorHandler:
 
         batching = self.executor.batching_for(endpoint_name) if len(requests) == 1 and docs else None
         if batching is None:
-            out_docs, results = await self._call_batch(endpoint, kwargs, docs, deadline, endpoint_name)
+            out_docs, results = await self._call_batch(endpoint, kwargs, docs, deadline, endpoint_name, timer)
         else:  # wait for other requests' documents; the batch runs for all of them (no deadline)
             out_docs, results = await self._batcher.submit(
                 endpoint_name,
@@ -202,6 +214,8 @@ class ExecutorHandler:
                 docs,
                 lambda batch: self._call_batch(endpoint, kwargs, batch, None, endpoint_name),
             )
+        if timer is not None:
+            timer.called = time.monotonic_ns()
         write_docs(response, out_docs, devkit_peer=devkit_peer)
         if results is not None:
             self._store_results(response, results)
@@ -213,14 +227,15 @@ class ExecutorHandler:
         docs: DocList[Any],
         deadline: float | None,
         endpoint_name: str = "",
+        timer: HopTimer | None = None,
     ) -> tuple[DocList[Any], dict[str, Any] | None]:
         """Run the endpoint on ``docs`` (one request's, or a dynamic batch of several)."""
         began = 0.0 if self._metrics is None else time.perf_counter()
         if endpoint.single_doc:
-            outcome = await self._call_per_doc(endpoint, docs, kwargs, deadline)
+            outcome = await self._call_per_doc(endpoint, docs, kwargs, deadline, timer)
         else:
             call_kwargs = {**kwargs, "docs": docs} if endpoint.wants("docs") else kwargs
-            returned = await self._call(endpoint, call_kwargs, deadline)
+            returned = await self._call(endpoint, call_kwargs, deadline, timer)
             outcome = self._interpret(endpoint, returned, docs)
         if self._metrics is not None:  # jina's: the method call only, per call (a batch counts once)
             record = self._metrics.record
@@ -243,6 +258,7 @@ class ExecutorHandler:
     def _parameters(self, request: jina_pb2.DataRequestProto, endpoint: Endpoint) -> Any:
         raw = parameters_of(request)
         raw.pop(RESULTS_KEY, None)
+        raw.pop(LEDGER_KEY, None)
         prefix = f"{self.name}__"
         mine = {key[len(prefix) :]: value for key, value in raw.items() if key.startswith(prefix)}
         params = {key: value for key, value in raw.items() if "__" not in key.strip("_")}
@@ -251,18 +267,37 @@ class ExecutorHandler:
             return endpoint.parameters_model(**params)
         return params
 
-    async def _call(self, endpoint: Endpoint, kwargs: dict[str, Any], deadline: float | None) -> Any:
+    async def _call(
+        self,
+        endpoint: Endpoint,
+        kwargs: dict[str, Any],
+        deadline: float | None,
+        timer: HopTimer | None = None,
+    ) -> Any:
         if endpoint.is_async:
-            return await endpoint.fn(self.executor, **kwargs)
+            if timer is None:
+                return await endpoint.fn(self.executor, **kwargs)
+            timer.method_start = time.monotonic_ns()
+            try:
+                return await endpoint.fn(self.executor, **kwargs)
+            finally:
+                timer.method_end = time.monotonic_ns()
         if self._tracer is None:
             call = lambda: endpoint.fn(self.executor, **kwargs)  # noqa: E731
         else:  # the thread sees the endpoint's span: self.tracer's spans become its children
             context = contextvars.copy_context()
             call = lambda: context.run(endpoint.fn, self.executor, **kwargs)  # noqa: E731
+        if timer is not None:
+            call = timed_call(call, timer)
         return await self._pool.run(call, key=endpoint.method_name, deadline=deadline)
 
     async def _call_per_doc(
-        self, endpoint: Endpoint, docs: DocList[Any], kwargs: dict[str, Any], deadline: float | None
+        self,
+        endpoint: Endpoint,
+        docs: DocList[Any],
+        kwargs: dict[str, Any],
+        deadline: float | None,
+        timer: HopTimer | None = None,
     ) -> tuple[DocList[Any], dict[str, Any] | None]:
         if endpoint.is_generator:
             raise TypeError(
@@ -270,10 +305,15 @@ class ExecutorHandler:
                 "call it with Client.stream_doc, not post"
             )
         if endpoint.is_async:
+            if timer is not None:
+                timer.method_start = time.monotonic_ns()
             returned = await asyncio.gather(*(endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs))
+            if timer is not None:
+                timer.method_end = time.monotonic_ns()
         else:
+            call = lambda: [endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs]  # noqa: E731
             returned = await self._pool.run(
-                lambda: [endpoint.fn(self.executor, doc=doc, **kwargs) for doc in docs],
+                call if timer is None else timed_call(call, timer),
                 key=f"{endpoint.method_name}/per-doc",
                 deadline=deadline,
             )

@@ -11,6 +11,7 @@ from docarray.utils.reduce import reduce_all
 from google.protobuf import struct_pb2
 
 from devkit.proto import jina_pb2
+from devkit.serve.hop_timing import LEDGER_KEY
 from devkit.wire import RESULTS_KEY, read_docs_and_codec, write_docs
 
 __all__ = ["first_error", "merge_requests"]
@@ -29,7 +30,7 @@ def merge_requests(requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.Da
     Documents keep the order in which they first appear (the first input's order, then
     new ids from later inputs). A document present in several inputs is merged by
     docarray's ``reduce_all``: where inputs disagree on a field, the first input's value
-    is kept. ``__results__`` of all inputs are kept.
+    is kept. ``__results__`` of all inputs are kept, as are the workers' timings when asked for.
     """
     if len(requests) == 1:
         return requests[0]
@@ -44,10 +45,11 @@ def merge_requests(requests: Sequence[jina_pb2.DataRequestProto]) -> jina_pb2.Da
     )
     # in devkit's codec if any input came in it: the edge transcodes for a jina peer
     write_docs(merged, reduced, devkit_peer=any(codec for _, codec in read))
-    results = struct_pb2.Struct()
-    for request in requests:
-        if request.HasField("parameters") and RESULTS_KEY in request.parameters.fields:
-            results.MergeFrom(request.parameters.fields[RESULTS_KEY].struct_value)
-    if results.fields:
-        merged.parameters[RESULTS_KEY] = results
+    for key in (RESULTS_KEY, LEDGER_KEY):  # every branch's results and (when asked) timings
+        kept = struct_pb2.Struct()
+        for request in requests:
+            if request.HasField("parameters") and key in request.parameters.fields:
+                kept.MergeFrom(request.parameters.fields[key].struct_value)
+        if kept.fields:
+            merged.parameters[key] = kept
     return merged
