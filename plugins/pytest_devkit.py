@@ -25,7 +25,6 @@ Registered through the ``pytest11`` entry point, so installing devkit is enough.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,6 +42,7 @@ from devkit.testing.clock import ManualClock
 from devkit.testing.faults import FakeNetwork
 from devkit.testing.harness import RUNTIMES, TestHarness
 from devkit.testing.leaks import leaked_since, snapshot
+from devkit.testing.ports import free_port as pick_free_port
 
 from .observability import metrics, spans
 
@@ -295,10 +295,9 @@ def client_factory(devkit_harness: TestHarness) -> Callable[..., Client]:
 
 @pytest.fixture
 def free_port() -> int:
-    """A TCP port on loopback that was free a moment ago (the OS chose it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on loopback, free now, below the OS's ephemeral range (so no port-0 server
+    or outgoing connection of another test can take it before the test's server binds it)."""
+    return pick_free_port()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from docarray import BaseDoc, DocList
 
 from devkit import Client, Flow
 from devkit.client.ping import PingCommand, ping
+from devkit.testing.ports import free_port
 
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.process, pytest.mark.timeout(900)]
 
@@ -153,11 +154,6 @@ def test_an_exported_flow_runs_in_docker_compose_and_answers_both_clients(
 
 
 def _another_free_port(taken: int) -> int:
-    import socket
-
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port != taken:
-            return port
+    while (port := free_port()) == taken:
+        pass
+    return port

@@ -11,17 +11,11 @@ from docarray.documents import TextDoc
 
 from devkit import Deployment, Executor, Flow, monitor, requests
 from devkit.testing.metrics import scrape
+from devkit.testing.ports import free_port
 
 
 def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    return [free_port() for _ in range(count)]
 
 
 class Upper(Executor):
