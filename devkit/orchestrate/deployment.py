@@ -14,6 +14,7 @@ from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.yaml_reload import YamlSource
+from devkit.record.spec import Recording
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
 from devkit.spec.models import DeploymentSpec, HttpOptions, Polling
@@ -40,6 +41,8 @@ class Deployment(Orchestrator):
     (``port`` then one per protocol), a gateway listens there and balances (replicas), fans
     out (shards) and speaks the protocols. HTTP options (``cors``, ``title``, ...) are keywords.
     Timeouts are in milliseconds as in jina (``timeout_ready=-1`` waits forever).
+    ``record='DIR'`` (or a :class:`~devkit.record.Recording`) records every request and its
+    response at a gateway in front (see :mod:`devkit.record`).
     """
 
     kind = "Deployment"
@@ -83,6 +86,7 @@ class Deployment(Orchestrator):
         port_monitoring: int | None = None,
         restart_on_crash: bool = True,
         log_config: str | None = None,
+        record: str | os.PathLike[str] | Recording | None = None,
         **http: Any,
     ) -> None:
         uses = resolve_hub_uses(uses)  # jinaai:// from the local hub folder
@@ -123,6 +127,7 @@ class Deployment(Orchestrator):
                 "env_from_secret": dict(env_from_secret or {}),
                 "image_pull_secrets": image_pull_secrets,
                 "volumes": volumes,
+                "record": record,
                 "telemetry": TelemetrySpec(
                     tracing=tracing,
                     traces_exporter_host=traces_exporter_host,

@@ -19,6 +19,7 @@ from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
 from devkit.orchestrate.yaml_reload import YamlSource
+from devkit.record.spec import Recording
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec, topology_problems
@@ -113,10 +114,12 @@ class Flow(Orchestrator):
         port_monitoring: int | None = None,
         restart_on_crash: bool = True,
         log_config: str | None = None,
+        record: str | os.PathLike[str] | Recording | None = None,
         **gateway: Any,
     ) -> None:
         """``gateway`` takes ``config_gateway``'s HTTP options (``cors``, ``title``, ...), as jina's
-        ``Flow(...)`` and YAML ``with:`` do."""
+        ``Flow(...)`` and YAML ``with:`` do. ``record='DIR'`` (or a :class:`~devkit.record.Recording`)
+        records every request the gateway answers (see :mod:`devkit.record`)."""
         super().__init__()
         self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
         self._executors: list[FlowExecutorSpec] = []
@@ -132,7 +135,11 @@ class Flow(Orchestrator):
             port_monitoring=port_monitoring,  # the gateway's; each Executor takes its own in add()
         )
         self._gateway = FlowGatewaySpec(
-            host=host, protocols=_protocols(protocol, port), prefetch=prefetch, telemetry=self._telemetry
+            host=host,
+            protocols=_protocols(protocol, port),
+            prefetch=prefetch,
+            telemetry=self._telemetry,
+            record=None if record is None else Recording.model_validate(record),
         )
         if gateway:
             self.config_gateway(**gateway)
@@ -322,14 +329,26 @@ class Flow(Orchestrator):
         uses: Any = None,
         uses_with: Mapping[str, Any] | None = None,
         py_modules: str | Sequence[str] | None = None,
+        record: str | os.PathLike[str] | Recording | None = None,
         **http: Any,
     ) -> Self:
         """Set the gateway's protocols and ports, limits, HTTP options (``cors``, ``title``,
         ``description``, ``no_debug_endpoints``, ``no_crud_endpoints``, ``expose_endpoints``,
-        ``uvicorn_kwargs``, ``ssl_certfile``, ``ssl_keyfile``) or a custom gateway (``uses``)."""
+        ``uvicorn_kwargs``, ``ssl_certfile``, ``ssl_keyfile``), a custom gateway (``uses``) or a
+        recording of every request (``record``, see :mod:`devkit.record`)."""
         unknown = sorted(set(http) - set(HttpOptions.model_fields))
         if unknown:
-            allowed = ["port", "host", "protocol", "prefetch", "replicas", "uses", "uses_with", "py_modules"]
+            allowed = [
+                "port",
+                "host",
+                "protocol",
+                "prefetch",
+                "replicas",
+                "uses",
+                "uses_with",
+                "py_modules",
+                "record",
+            ]
             raise ConfigError(
                 f"unknown gateway option(s) {', '.join(unknown)}; known: {', '.join(allowed + list(HttpOptions.model_fields))}"
             )
@@ -350,6 +369,8 @@ class Flow(Orchestrator):
             update["uses_with"] = dict(uses_with)
         if py_modules is not None:
             update["py_modules"] = _as_tuple(py_modules)
+        if record is not None:
+            update["record"] = Recording.model_validate(record)
         if http:
             update["http"] = HttpOptions.model_validate({**current.http.model_dump(), **http})
         self._gateway = FlowGatewaySpec.model_validate({**current.model_dump(), **update})

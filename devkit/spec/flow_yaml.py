@@ -52,6 +52,7 @@ GATEWAY_KEYS = (
     "uses_with",
     "with",
     "py_modules",
+    "record",
     *HttpOptions.model_fields,
 )
 _EXECUTOR_REF = re.compile(r"\$\{\{\s*executors\.([\w\-]+)\.([\w\-]+)\s*\}\}")
@@ -222,6 +223,8 @@ def _gateway_to_yaml(gateway: FlowGatewaySpec) -> dict[str, Any]:
         data["with"] = gateway.uses_with
     if gateway.py_modules:
         data["py_modules"] = list(gateway.py_modules)
+    if gateway.record is not None:
+        data["record"] = gateway.record.model_dump()
     return data
 
 

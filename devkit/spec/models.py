@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devkit.observability.spec import TelemetrySpec
+from devkit.record.spec import Recording
 
 __all__ = [
     "GATEWAY_PROTOCOLS",
@@ -221,6 +222,7 @@ class GatewayOptions(_Spec):
     uses_with: dict[str, Any] = Field(default_factory=dict)
     py_modules: tuple[str, ...] = ()
     telemetry: TelemetrySpec = Field(default_factory=TelemetrySpec)
+    record: Recording | None = None  # record every request and response (devkit.record); None: off
 
     @property
     def protocol(self) -> str:
@@ -258,6 +260,7 @@ class DeploymentSpec(_Spec):
     workspace: str | None = None
     exit_on_exceptions: tuple[str, ...] = ()
     telemetry: TelemetrySpec = Field(default_factory=TelemetrySpec)
+    record: Recording | None = None  # record requests at a gateway in front (devkit.record)
     # exported manifests only (docker-compose, Kubernetes):
     env_from_secret: dict[str, SecretRef] = Field(default_factory=dict)  # Kubernetes only
     image_pull_secrets: tuple[str, ...] = ()  # Kubernetes only
@@ -280,8 +283,8 @@ class DeploymentSpec(_Spec):
     @property
     def needs_front(self) -> bool:
         """Whether a gateway must stand in front of the workers: more than one of them, or a
-        protocol other than gRPC alone (workers speak gRPC only)."""
-        return self.replicas > 1 or self.shards > 1 or self.protocol != "grpc"
+        protocol other than gRPC alone (workers speak gRPC only), or a recording (made at a gateway)."""
+        return self.replicas > 1 or self.shards > 1 or self.protocol != "grpc" or self.record is not None
 
     @property
     def protocols(self) -> tuple[ProtocolPort, ...]:

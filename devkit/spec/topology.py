@@ -190,7 +190,9 @@ def resolve_deployment(spec: DeploymentSpec, http: HttpOptions | None = None) ->
         ),
     )
     gateway = (
-        GatewayOptions(host=spec.host, protocols=spec.protocols, http=http, telemetry=spec.telemetry)
+        GatewayOptions(
+            host=spec.host, protocols=spec.protocols, http=http, telemetry=spec.telemetry, record=spec.record
+        )
         if spec.needs_front
         else None
     )

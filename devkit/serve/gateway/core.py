@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from google.protobuf.message import Message
 from devkit.executor.decorators import DEFAULT_ENDPOINT
 from devkit.observability import Telemetry
 from devkit.proto import jina_pb2
+from devkit.record.recorder import Recorder
 from devkit.serve.answers import error_response
 from devkit.serve.connection import ExecutorUnavailableError, ReplicaSet
 from devkit.serve.gateway.peers import PeerEncoding
@@ -163,10 +165,16 @@ class GatewayCore:
     """
 
     def __init__(
-        self, nodes: Sequence[NodeSpec], prefetch: int = 0, telemetry: Telemetry | None = None
+        self,
+        nodes: Sequence[NodeSpec],
+        prefetch: int = 0,
+        telemetry: Telemetry | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         #: the gateway's tracing (None: off); front-ends install its server interceptors
         self.telemetry = telemetry
+        #: records every request ``post`` answers (None: off, and ``post`` does nothing more)
+        self.recorder = recorder
         interceptors = () if telemetry is None else telemetry.client_interceptors(hops=True)
         self.nodes = {spec.name: NodeClient(spec, interceptors) for spec in nodes}
         self.order = [spec.name for spec in nodes]  # specs arrive topologically sorted
@@ -187,6 +195,27 @@ class GatewayCore:
     # -- the operations front-ends offer ---------------------------------------------------
     async def post(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
         """Answer one request under the gateway's ``prefetch`` limit; never raises."""
+        if self.recorder is not None:
+            return await self._post_recorded(request, self.recorder)
+        if self._limit is None:
+            return await self.process(request)
+        async with self._limit:
+            return await self.process(request)
+
+    async def _post_recorded(
+        self, request: jina_pb2.DataRequestProto, recorder: Recorder
+    ) -> jina_pb2.DataRequestProto:
+        """``post``, with the request and its response handed to the recorder's writer thread
+        (serialised here, as the walk changes the request and front-ends may reuse both)."""
+        if not recorder.accepting():
+            return await self._post_unrecorded(request)
+        received = request.SerializeToString()
+        started, clock = time.time(), time.perf_counter()
+        response = await self._post_unrecorded(request)
+        recorder.record(received, response.SerializeToString(), started, time.perf_counter() - clock)
+        return response
+
+    async def _post_unrecorded(self, request: jina_pb2.DataRequestProto) -> jina_pb2.DataRequestProto:
         if self._limit is None:
             return await self.process(request)
         async with self._limit:

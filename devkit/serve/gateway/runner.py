@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from devkit.observability import start_telemetry
+from devkit.record.recorder import Recorder
 from devkit.serve.gateway.core import GatewayCore
 from devkit.serve.server import FrontEnd, FrontEnds, serve_until_stopped
 from devkit.spec.models import GatewaySpec
@@ -56,7 +57,8 @@ async def run_gateway(spec: GatewaySpec, on_ready: Callable[..., None], stop: as
     ``on_ready`` gets one port per protocol, in the order of ``spec.protocols``.
     """
     telemetry = start_telemetry(spec.telemetry, spec.name, spec.host)
-    core = GatewayCore(spec.nodes, spec.prefetch, telemetry)
+    recorder = None if spec.record is None else Recorder(spec.record, spec.name)
+    core = GatewayCore(spec.nodes, spec.prefetch, telemetry, recorder)
 
     async def cleanup() -> None:
         try:
@@ -64,6 +66,8 @@ async def run_gateway(spec: GatewaySpec, on_ready: Callable[..., None], stop: as
         finally:
             if telemetry is not None:
                 telemetry.close()
+            if recorder is not None:
+                await asyncio.to_thread(recorder.close)  # writes what is queued: off the loop
 
     async def starting() -> FrontEnd:
         await core.start()  # learns the Executors' endpoints; refuses mismatched schemas
