@@ -27,9 +27,17 @@ from devkit.cli_container import CONTAINER_COMMANDS, add_container_commands, run
 from devkit.cli_export import EXPORT_COMMANDS, add_export_commands, run_export_command
 from devkit.cli_input import Parser, json_object, port, positive_int, seconds, yaml_file
 from devkit.cli_load import LOAD_COMMANDS, add_load_command, run_load_command
+from devkit.cli_record import (
+    REPLAY_COMMANDS,
+    add_record_options,
+    add_replay_command,
+    recording_of,
+    run_replay_command,
+)
 from devkit.client.ping import PING_TARGETS, PingCommand, ping
 from devkit.errors import DevkitError, RuntimeFailToStart
 from devkit.logs import setup_logging
+from devkit.record.spec import Recording
 from devkit.runtime.base import DEFAULT_GRACE
 from devkit.spec.models import RUNTIME_KINDS
 
@@ -68,6 +76,7 @@ class ServeExecutorCommand:
     grace: float | None = DEFAULT_GRACE  # None: wait for in-flight requests however long they take
     reload: bool = False
     log_config: str | None = None
+    record: Recording | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class FileCommand:
     grace: float | None = DEFAULT_GRACE
     reload: bool = False
     log_config: str | None = None
+    record: Recording | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,7 @@ def _add_serving_options(parser: argparse.ArgumentParser, *, runtime_default: st
         help="a logging dictConfig file (YAML or JSON); the level is also read from "
         "DEVKIT_LOG_LEVEL (or JINA_LOG_LEVEL)",
     )
+    add_record_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_commands(commands, [verbose])
     add_container_commands(commands, [verbose])
     add_load_command(commands, [verbose])
+    add_replay_command(commands, [verbose])
     return parser
 
 
@@ -265,6 +277,7 @@ def to_command(args: argparse.Namespace) -> Command:
             grace=args.grace,
             reload=args.reload,
             log_config=args.log_config,
+            record=recording_of(args),
         )
     if args.command in ("deployment", "flow", "serve"):
         return FileCommand(
@@ -276,6 +289,7 @@ def to_command(args: argparse.Namespace) -> Command:
             args.grace,
             reload=args.reload,
             log_config=args.log_config,
+            record=recording_of(args),
         )
     if args.command == "ping":
         return PingCommand(
@@ -408,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_container_command(args)
         if args.command in LOAD_COMMANDS:
             return run_load_command(args)
+        if args.command in REPLAY_COMMANDS:
+            return run_replay_command(args)
         return run(to_command(args), verbose)
     except KeyboardInterrupt:
         print("devkit: interrupted", file=sys.stderr)

@@ -33,6 +33,7 @@ def executor_deployment(command: ServeExecutorCommand) -> Any:
         runtime=command.runtime,
         reload=command.reload,
         log_config=command.log_config,
+        record=command.record,
     )
 
 
@@ -55,6 +56,8 @@ def file_orchestrator(command: FileCommand) -> Any:
         overrides["runtime"] = command.runtime
     if command.reload:
         overrides["reload"] = True
+    if command.record is not None:
+        overrides["record"] = command.record
     jtype = served_jtype(command.path, command.kind)
     if command.kind == "serve":
         overrides.setdefault("runtime", _yaml_runtime(command.path) or "process")
