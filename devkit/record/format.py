@@ -217,7 +217,7 @@ def _read_file(path: pathlib.Path, into: RecordingFile) -> None:
                 ended = True
                 if record.get("not_recorded"):
                     into.notes.append(
-                        f"{path.name}: {record['not_recorded']} request(s) were not recorded ({record.get('reason')})"
+                        f"{path.name}: {record['not_recorded']} request(s) were not recorded: {record.get('reason')}"
                     )
     except (msgpack.ExtraData, msgpack.FormatError, ValueError) as exc:
         if header is None:

@@ -60,6 +60,7 @@ class Recorder:
         self.recorded = 0
         self.not_recorded = 0
         self._reason: str | None = None
+        self._counting = threading.Lock()  # the loop and the writer both count unrecorded requests
         self._queue: queue.Queue[_Item | None] = queue.Queue(QUEUE_LIMIT)
         self._file: BinaryIO = open(self.path, "wb", buffering=_WRITE_BUFFER)  # noqa: SIM115  # closed by close()
         self._written = self._write(
@@ -83,7 +84,7 @@ class Recorder:
     def accepting(self) -> bool:
         """Whether to record the next request: False once the file is full (counted, not logged again)."""
         if self.full:
-            self.not_recorded += 1
+            self._skip("")
             return False
         return True
 
@@ -92,7 +93,10 @@ class Recorder:
         try:
             self._queue.put_nowait((request, response, started, duration))
         except queue.Full:
-            self._skip(f"the writer fell behind (more than {QUEUE_LIMIT} requests waiting)")
+            self._skip(
+                f"the writer fell behind (more than {QUEUE_LIMIT} requests waiting); "
+                "requests are not recorded until it catches up"
+            )
 
     def close(self) -> None:
         """Write what is queued and the end record, then close the file (blocks: call off the loop)."""
@@ -124,17 +128,20 @@ class Recorder:
             if item is None:
                 return
             if self.full:
-                self.not_recorded += 1
+                self._skip("")
                 continue
             try:
                 record = exchange_record(seq, *item)
             except Exception:  # a request nobody foresaw must not end the recording
-                log.exception("recording: could not encode request %d; it is not recorded", seq)
-                self.not_recorded += 1
+                log.exception("recording %s: could not encode a request; it is not recorded", self.path)
+                with self._counting:
+                    self.not_recorded += 1
                 continue
             if self._written + len(record) + _END_ROOM > self.spec.max_bytes:
                 self.full = True
-                self._skip(f"the file reached max_bytes={self.spec.max_bytes}")
+                self._skip(
+                    f"the file is full (max_bytes={self.spec.max_bytes}); later requests are not recorded"
+                )
                 continue
             self._written += self._write(record)
             self.recorded += 1
@@ -147,12 +154,11 @@ class Recorder:
         return len(data)
 
     def _skip(self, reason: str) -> None:
-        self.not_recorded += 1
-        if self._reason is None:
-            self._reason = reason
-            log.warning(
-                "recording %s: %s after %d request(s); later requests are not recorded",
-                self.path,
-                reason,
-                self.recorded,
-            )
+        """Count a request not recorded; the first ``reason`` is logged, once."""
+        with self._counting:
+            self.not_recorded += 1
+            first = self._reason is None and bool(reason)
+            if first:
+                self._reason = reason
+        if first:
+            log.warning("recording %s, after %d request(s): %s", self.path, self.recorded, reason)
