@@ -196,6 +196,8 @@ def replay(
     address, chosen = _address(target, protocol)
     tolerance = Tolerance(abs_tol=abs_tol, rel_tol=rel_tol, ignore=tuple(volatile))
     report = ReplayReport(target=address, notes=list(read.notes))
+    if not read.exchanges:
+        report.notes.append("the recording holds no requests: nothing was compared")
     client = Client(host=address, protocol=chosen)
     try:
         for number, exchange in enumerate(read):

@@ -89,6 +89,8 @@ def save_deployment_yaml(
             arguments[key] = list(value) if isinstance(value, tuple) else value
     if spec.polling != defaults.polling:
         arguments["polling"] = {endpoint: value.value for endpoint, value in spec.polling.items()}
+    if spec.record is not None:
+        arguments["record"] = spec.record.model_dump()
     if http is not None:
         arguments.update(http.model_dump(mode="json", exclude_defaults=True))
     pathlib.Path(path).write_text(yaml.safe_dump({"jtype": "Deployment", "with": arguments}, sort_keys=False))

@@ -136,3 +136,21 @@ def test_record_max_bytes_too_small_is_refused_before_serving(tmp_path):
     assert result.returncode == 1
     assert "max_bytes must be at least 4096" in result.stderr
     assert not (tmp_path / "rec").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_deployment_yaml_records_and_replays_over_a_protocol_it_gains(measurekit, free_port):
+    (measurekit / "deployment.yml").write_text(
+        "jtype: Deployment\nwith:\n  uses: measurekit.executors.Measure\n  record: dep-rec\n"
+    )
+    with serving("serve", "deployment.yml", "--runtime", "thread", cwd=measurekit, port=free_port) as client:
+        client.post("/", DocList[Sentence]([Sentence(text="four")]))
+    (exchange,) = read_recording(measurekit / "dep-rec")
+    assert [doc.length for doc in exchange.response_docs] == [4.0]
+
+    result = devkit(
+        "replay", "dep-rec", "--against", "deployment.yml", "--protocol", "websocket", cwd=measurekit
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("replayed 1 request(s) against ws://127.0.0.1:")

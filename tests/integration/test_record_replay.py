@@ -225,3 +225,18 @@ def test_flow_yaml_takes_record_in_gateway_and_with(tmp_path):
     assert Flow.load_config(tmp_path / "with.yml").spec.gateway.record == Recording(dir=str(tmp_path / "w"))
     from_gateway.save_config(tmp_path / "saved.yml")
     assert Flow.load_config(tmp_path / "saved.yml").spec.gateway.record == from_gateway.spec.gateway.record
+
+
+def test_deployment_yaml_keeps_record(tmp_path):
+    deployment = Deployment(uses=Scorer, record=Recording(dir=str(tmp_path / "d"), max_bytes=50_000))
+    deployment.save_config(tmp_path / "dep.yml")
+    assert Deployment.load_config(tmp_path / "dep.yml").spec.record == deployment.spec.record
+
+
+def test_an_empty_recording_says_nothing_was_compared(tmp_path):
+    with Flow(record=tmp_path / "idle", quiet=True).add(uses=Scorer):
+        pass
+    with Flow(quiet=True).add(uses=Scorer) as flow:
+        report = replay(tmp_path / "idle", flow)
+    assert report.ok and report.requests == []
+    assert report.render().endswith("note: the recording holds no requests: nothing was compared")
