@@ -1,6 +1,9 @@
 """``devkit load``: put load on a Flow (started from its YAML) or a running address, and
 report throughput, latency percentiles, errors by kind and where the time went per hop.
 
+A YAML file is started as ``devkit serve`` starts it (a Flow, a Deployment or an Executor
+class; in child processes unless the YAML or ``--runtime`` says otherwise) and stopped after.
+
 Exit code 0 when every request was answered without error, 1 otherwise (or when the run
 could not start), so a CI job fails on errors under load.
 """
@@ -65,6 +68,13 @@ def add_load_command(commands: Any, parents: list[argparse.ArgumentParser]) -> N
         "--timeout", type=seconds, default=30.0, metavar="SECONDS", help="per request (default: 30)"
     )
     load.add_argument("--seed", type=int, default=0, help="seed for drawing documents (default: 0)")
+    load.add_argument(
+        "--runtime",
+        choices=("thread", "process", "container"),
+        default=None,
+        help="how to run a YAML's servers, as `devkit serve` does (default: the YAML's, else process: "
+        "the load generator then shares no interpreter with them)",
+    )
     load.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
     load.add_argument("--plot", metavar="OUT.svg", default=None, help="write latency over time as SVG")
 
@@ -72,9 +82,13 @@ def add_load_command(commands: Any, parents: list[argparse.ArgumentParser]) -> N
 def run_load_command(args: argparse.Namespace) -> int:
     from devkit.load import LoadSpec, run, write_latency_svg
 
-    target = args.target
+    target: Any = args.target
     if target.endswith((".yml", ".yaml", ".py")):
-        target = yaml_file(target, "load")
+        from devkit.cli import FileCommand
+        from devkit.cli_build import check_ports_free, file_orchestrator
+
+        target = file_orchestrator(FileCommand("serve", yaml_file(target, "load"), None, None, args.runtime))
+        check_ports_free(target)
     duration = args.duration if args.duration is not None or args.requests is not None else 10.0
     spec = LoadSpec(
         endpoint=args.endpoint,

@@ -13,7 +13,7 @@ import itertools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from time import perf_counter_ns
+from time import perf_counter_ns, process_time_ns
 from typing import Any
 
 from docarray import DocList
@@ -26,7 +26,7 @@ from devkit.load.ledger import hops_of
 from devkit.load.spec import LoadSpec
 from devkit.serve.hop_timing import LEDGER_KEY
 
-__all__ = ["Sample", "drive", "error_kind"]
+__all__ = ["DriveResult", "Sample", "drive", "error_kind"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +114,24 @@ class _Run:
             self.samples.append(Sample(sent - self.began, decoded - sent, None, hops))
 
 
-async def drive(
-    address: Address, spec: LoadSpec, payloads: Sequence[DocList[Any]]
-) -> tuple[list[Sample], int]:
-    """Run the load against ``address``; the samples in completion order, and the elapsed ns."""
+@dataclass(frozen=True)
+class DriveResult:
+    """The samples in completion order, the run's length, and the CPU time the load
+    generator's process used meanwhile (a client near one core is its own bottleneck)."""
+
+    samples: list[Sample]
+    elapsed_ns: int
+    cpu_ns: int
+
+
+async def drive(address: Address, spec: LoadSpec, payloads: Sequence[DocList[Any]]) -> DriveResult:
+    """Run the load against ``address`` until a bound of ``spec``."""
     transport = open_transport(address, ConnectionSettings(prefetch=spec.concurrency))
     try:
         await transport.prepare()  # connect (and learn the peer's codec) before the clock starts
+        cpu = process_time_ns()
         run = _Run(transport, spec, payloads)
         await asyncio.gather(*(run.sender() for _ in range(spec.concurrency)))
-        return run.samples, perf_counter_ns() - run.began
+        return DriveResult(run.samples, perf_counter_ns() - run.began, process_time_ns() - cpu)
     finally:
         await transport.close()

@@ -99,9 +99,7 @@ def hops_of(
     calls = [r for r in routes if r.executor != "gateway" and r.HasField("end_time")]
     codec = client_codec_ns
     if gateway is None or not gateway.HasField("end_time"):  # a lone Executor, or a foreign server
-        hops["client"] = ("client", max(0, client_ns - client_codec_ns))
-        hops["codec"] = ("codec", codec)
-        return hops
+        return _without_gateway(worker_entries, client_ns, client_codec_ns)
     gateway_ns = _ns(gateway.end_time) - _ns(gateway.start_time)
     hops["client"] = ("client", max(0, client_ns - client_codec_ns - gateway_ns))
     spans = [(_ns(r.start_time), _ns(r.end_time)) for r in calls]
@@ -119,6 +117,28 @@ def hops_of(
         codec += int(entry.get("decode", 0.0)) + int(entry.get("encode", 0.0))
     hops["codec"] = ("codec", codec)
     return hops
+
+
+def _without_gateway(
+    worker_entries: Mapping[str, Any], client_ns: int, client_codec_ns: int
+) -> dict[str, tuple[str, int]]:
+    """A worker dialled directly: its own timings, the rest of the round trip is the client's."""
+    entries = [(key, entry) for key, entry in worker_entries.items() if isinstance(entry, Mapping)]
+    if len(entries) != 1:
+        return {
+            "client": ("client", max(0, client_ns - client_codec_ns)),
+            "codec": ("codec", client_codec_ns),
+        }
+    key, entry = entries[0]
+    name = key.split("/rep-", 1)[0]
+    total = int(entry.get("total", 0.0))
+    codec = client_codec_ns + int(entry.get("decode", 0.0)) + int(entry.get("encode", 0.0))
+    return {
+        "client": ("client", max(0, client_ns - client_codec_ns - total)),
+        f"{name} queue": ("queue", int(entry.get("queue", 0.0))),
+        f"{name} method": ("method", int(entry.get("method", 0.0))),
+        "codec": ("codec", codec),
+    }
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:

@@ -56,7 +56,23 @@ def draw_payloads(schema: type[BaseDoc] | None, count: int, size: int, seed: int
         drawn.append(docs)
 
     collect()
-    return drawn or plain_payloads(count, size)
+    carried = [docs for docs in drawn if _encodable(docs)]
+    if drawn and not carried:
+        raise ValueError(
+            f"none of the {len(drawn)} drawn {schema.__name__} requests can be encoded for the wire "
+            "(docarray's protobuf carries 32-bit integers only); pass documents from a file (--docs FILE)"
+        )
+    return carried or plain_payloads(count, size)
+
+
+def _encodable(docs: DocList[Any]) -> bool:
+    """Whether docarray's protobuf (what jina peers and every protocol but devkit-to-devkit
+    gRPC use) carries these documents: Hypothesis draws integers beyond its int32 field."""
+    try:
+        docs.to_protobuf()
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
 
 
 def _records(path: pathlib.Path) -> list[Any]:

@@ -11,7 +11,10 @@ from devkit.load.driver import Sample
 from devkit.load.ledger import LedgerRow, percentile, summarise
 from devkit.load.spec import LoadSpec
 
-__all__ = ["LoadReport", "build_report"]
+__all__ = ["BUSY_CLIENT", "LoadReport", "build_report"]
+
+#: The share of a core above which the report warns that the load generator is saturated.
+BUSY_CLIENT = 0.85
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,9 @@ class LoadReport:
     latency_ms: dict[str, float]
     ledger: list[LedgerRow]
     samples: list[Sample] = field(repr=False, default_factory=list)
+    #: the load generator's CPU time over the run's length: near 1.0 (a whole core) its own
+    #: queueing swells the ``client`` hop, and the figures say more about it than the target
+    client_cpu: float = 0.0
 
     @property
     def errors(self) -> int:
@@ -62,19 +68,25 @@ class LoadReport:
             "throughput_rps": round(self.throughput, 3),
             "latency_ms": {key: round(value, 4) for key, value in self.latency_ms.items()},
             "ledger": [row.to_dict() for row in self.ledger],
+            "client_cpu": round(self.client_cpu, 3),
         }
 
     def format(self) -> str:
         """The human-readable report ``devkit load`` prints."""
         lat = self.latency_ms
         lines = [
-            f"devkit load: {self.target} {self.endpoint} over {self.protocol}, "
+            f"devkit load: {self.endpoint} on {self.target} over {self.protocol}, "
             f"{self.concurrency} concurrent, {self.request_size} docs/request",
             f"  requests   {self.requests} in {self.elapsed_s:.2f} s ({self.ok} ok, {self.errors} errors), "
             f"{self.throughput:.1f} req/s",
             f"  latency    p50 {lat['p50']:.2f} ms   p90 {lat['p90']:.2f} ms   p99 {lat['p99']:.2f} ms   "
             f"max {lat['max']:.2f} ms",
         ]
+        if self.client_cpu >= BUSY_CLIENT:
+            lines.append(
+                f"  note       the load generator used {self.client_cpu:.0%} of a core: the client hop "
+                "includes its own queueing; lower --concurrency or run it on another machine"
+            )
         if self.errors_by_kind:
             lines.append(
                 "  errors     " + ", ".join(f"{n} {kind}" for kind, n in self.errors_by_kind.items())
@@ -87,13 +99,19 @@ class LoadReport:
                 bar = "#" * round(min(row.share, 1.0) * 30)
                 lines.append(
                     f"    {row.hop:<{width}}  {row.mean_ms:>8.3f}  {row.p50_ms:>8.3f}  {row.p99_ms:>8.3f}  "
-                    f"{row.share:>6.1%}  {bar}"
+                    f"{row.share:>6.1%}  {bar}".rstrip()
                 )
         return "\n".join(lines)
 
 
 def build_report(
-    samples: Sequence[Sample], elapsed_ns: int, spec: LoadSpec, *, target: str, protocol: str
+    samples: Sequence[Sample],
+    elapsed_ns: int,
+    spec: LoadSpec,
+    *,
+    target: str,
+    protocol: str,
+    client_cpu: float = 0.0,
 ) -> LoadReport:
     ordered = sorted(samples, key=lambda s: s.sent_ns)
     answered = [s for s in ordered if s.error is None]
@@ -119,4 +137,5 @@ def build_report(
         },
         ledger=summarise([s.hops for s in answered if s.hops is not None], mean),
         samples=ordered,
+        client_cpu=client_cpu,
     )

@@ -61,7 +61,8 @@ def _started(target: Any, spec: LoadSpec) -> Iterator[tuple[Orchestrator | None,
                 f"{', '.join(target.ports_by_protocol) or 'nothing'}: choose one of those with protocol="
             )
         dialled = target._dial(Edge(CLIENT, target.entry_name), f"127.0.0.1:{port}")
-        name = f"{target.kind} {getattr(target, 'name', '')!r}".replace(" ''", "")
+        label = getattr(target, "name", "")
+        name = target.kind if label in ("", target.kind, "executor") else f"{target.kind} {label!r}"
         yield target, parse_address(dialled, None, protocol, False), name
     finally:
         if owned:
@@ -143,5 +144,12 @@ def run(target: Any, spec: LoadSpec | None = None) -> LoadReport:
     spec = spec or LoadSpec()
     with _started(target, spec) as (orchestrator, address, name):
         payloads = _payloads(spec, _request_schema(orchestrator, address, spec.endpoint))
-        samples, elapsed = _in_fresh_loop(drive(address, spec, payloads))
-    return build_report(samples, elapsed, spec, target=name, protocol=address.protocol)
+        result = _in_fresh_loop(drive(address, spec, payloads))
+    return build_report(
+        result.samples,
+        result.elapsed_ns,
+        spec,
+        target=name,
+        protocol=address.protocol,
+        client_cpu=result.cpu_ns / result.elapsed_ns if result.elapsed_ns else 0.0,
+    )

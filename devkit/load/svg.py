@@ -61,7 +61,7 @@ def render_latency_svg(report: LoadReport) -> str:
         return _TOP + plot_h - y / y_top * plot_h
 
     title = (
-        f"{report.target} {report.endpoint}: {report.requests} requests, {report.concurrency} concurrent, "
+        f"{report.endpoint} on {report.target}: {report.requests} requests, {report.concurrency} concurrent, "
         f"p50 {report.latency_ms['p50']:.2f} ms, p99 {report.latency_ms['p99']:.2f} ms"
     )
     out = [

@@ -47,7 +47,7 @@ def test_the_ledger_puts_an_injected_edge_latency_on_that_hop(network, flow_fact
     flow = network.attach(
         flow_factory().add(uses=Pass, name="embed").add(uses=Pass, name="rank").add(uses=Pass, name="store")
     )
-    network.edge("gateway", "rank").latency(0.04)
+    network.edge("gateway", "rank").latency(0.1)
     report = run(flow, LoadSpec(endpoint="/search", concurrency=4, duration=2.0, request_size=2))
 
     assert report.errors == 0 and report.ok >= 4
@@ -57,7 +57,7 @@ def test_the_ledger_puts_an_injected_edge_latency_on_that_hop(network, flow_fact
         assert {f"{name} transport", f"{name} queue", f"{name} method"} <= set(shares)
     ranked = sorted(shares.items(), key=lambda item: item[1], reverse=True)
     assert ranked[0][0] == "rank transport", ranked
-    assert ranked[0][1] > 3 * ranked[1][1], ranked  # well above every other hop
+    assert ranked[0][1] > 0.5 and ranked[0][1] > 2 * ranked[1][1], ranked  # well above every other hop
 
 
 def test_errors_are_counted_by_kind_and_answered_requests_still_get_a_ledger(flow_factory):
@@ -104,6 +104,46 @@ def test_documents_from_a_file_are_sent_as_they_are(flow_factory, tmp_path):
     )
     assert report.ok == 3
     assert report.request_size == 2
+
+
+class Listing(BaseDoc):
+    title: str  # required: documents without it do not validate
+    price: int = 0
+
+
+class Shop(Executor):
+    @requests(on="/list")
+    def list(self, docs: DocList[Listing], **kwargs) -> DocList[Listing]:
+        return docs
+
+
+def test_a_running_gateway_is_loaded_by_address(flow_factory):
+    flow = flow_factory().add(uses=Pass, name="embed")
+    with flow:
+        report = run(f"grpc://127.0.0.1:{flow.port}", LoadSpec(endpoint="/search", requests=6, duration=None))
+    assert (report.ok, report.errors_by_kind) == (6, {})
+    assert report.target == f"grpc://127.0.0.1:{flow.port}"
+    assert {"embed transport", "embed method"} <= {row.hop for row in report.ledger}
+
+
+def test_a_running_executor_is_asked_for_the_schema_to_draw_from(deployment_factory):
+    deployment = deployment_factory(uses=Shop, name="shop")
+    with deployment:
+        address = f"grpc://127.0.0.1:{deployment.port}"
+        report = run(address, LoadSpec(endpoint="/list", requests=6, duration=None, request_size=3))
+    assert (report.ok, report.errors_by_kind) == (6, {})  # documents without a title would be refused
+    assert [row.hop for row in report.ledger] == ["client", "shop queue", "shop method", "codec"]
+
+
+@pytest.mark.parametrize("protocol", ["http", "websocket"])
+def test_http_and_websocket_gateways_give_the_same_ledger(flow_factory, protocol):
+    flow = flow_factory(protocol=["grpc", protocol]).add(uses=Pass, name="embed").add(uses=Pass, name="rank")
+    report = run(flow, LoadSpec(endpoint="/search", requests=8, duration=None, protocol=protocol))
+    assert (report.ok, report.protocol) == (8, protocol)
+    assert [row.hop for row in report.ledger] == [
+        "client", "gateway", "embed transport", "embed queue", "embed method",
+        "rank transport", "rank queue", "rank method", "codec",
+    ]  # fmt: skip
 
 
 def test_workers_add_timings_only_when_asked(flow_factory):
@@ -164,14 +204,15 @@ def test_cli_json_report_has_the_documented_shape_and_the_plot_parses(flow_yml, 
     plot = tmp_path / "latency.svg"
     code = main(
         ["load", str(flow_yml), "--endpoint", "/echo", "--requests", "12", "--concurrency", "3",
-         "--request-size", "2", "--json", "--plot", str(plot)]
+         "--request-size", "2", "--runtime", "thread", "--json", "--plot", str(plot)]
     )  # fmt: skip
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {
         "target", "protocol", "endpoint", "concurrency", "request_size", "requests", "ok",
-        "errors", "elapsed_s", "throughput_rps", "latency_ms", "ledger",
+        "errors", "elapsed_s", "throughput_rps", "latency_ms", "ledger", "client_cpu",
     }  # fmt: skip
+    assert report["client_cpu"] >= 0
     assert (report["requests"], report["ok"], report["errors"]) == (12, 12, {"total": 0, "by_kind": {}})
     assert (report["endpoint"], report["protocol"], report["concurrency"]) == ("/echo", "grpc", 3)
     assert set(report["latency_ms"]) == {"p50", "p90", "p99", "mean", "max"}
@@ -203,7 +244,9 @@ def test_cli_prints_the_ledger_table_and_fails_on_errors(tmp_path, capsys):
     (tmp_path / "flow.yml").write_text(
         "jtype: Flow\nexecutors:\n  - name: flaky\n    uses: LoadFlaky\n    py_modules: load_cli_flaky.py\n"
     )
-    code = main(["load", str(tmp_path / "flow.yml"), "--endpoint", "/echo", "--requests", "4"])
+    code = main(
+        ["load", str(tmp_path / "flow.yml"), "--endpoint", "/echo", "--requests", "4", "--runtime", "thread"]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "4 RuntimeError in flaky" in out
