@@ -9,7 +9,10 @@ import pytest
 from devkit.testing.metrics import MetricValues, OtlpMetricsReceiver
 from devkit.testing.spans import OtlpReceiver, Spans
 
-__all__ = ["metrics", "spans"]
+__all__ = ["metrics", "spans", "trace_section"]
+
+#: how long a failing test's report waits for the spans of its last request still in flight
+SETTLE_SECONDS = 1.0
 
 
 @pytest.fixture
@@ -46,3 +49,31 @@ def metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[MetricValues]:
         yield receiver.values
     finally:
         receiver.stop()
+
+
+def trace_section(collected: Spans, settle: float = SETTLE_SECONDS) -> str | None:
+    """The last request's trace as an indented tree, for a failing test's report (None: no span).
+
+    Spans are exported in batches (every 10 ms here), so the report waits up to ``settle``
+    seconds for the last trace to have its root and every parent, and says so if it did not.
+    """
+
+    def settled(view: Spans) -> bool:
+        last = view.last_trace_id()
+        return last is not None and view.complete(last)
+
+    try:
+        collected.wait_for(settled, timeout=settle)
+        missing = ""
+    except AssertionError:
+        missing = f"\n(some spans had not arrived after {settle:g} s: parts of the tree may be missing)"
+    last = collected.last_trace_id()
+    if last is None:
+        return None
+    mine = [span for span in collected if span.trace_id == last]
+    traces = len(collected.trace_ids())
+    errors = sum(span.error for span in mine)
+    return (
+        f"last request's trace {last} ({len(mine)} spans, {errors} with an error; "
+        f"{traces} trace{'s' if traces != 1 else ''} in the test):\n{collected.tree(last)}{missing}"
+    )

@@ -20,6 +20,12 @@ Registered through the ``pytest11`` entry point, so installing devkit is enough.
 * When such a test fails, its report gets a "devkit topology" section: each Flow's
   diagram annotated with per-Executor requests, errors, median latency and the faults the
   ``network`` fixture injected, as Mermaid text and as an SVG file.
+* A failing test that collected spans (the ``spans`` fixture with ``tracing=True``) also gets
+  a "devkit trace" section: the span tree of its last request. ``--devkit-trace`` (ini
+  ``devkit_trace = true``, or ``@pytest.mark.devkit_trace`` on a test) makes the factories'
+  Flows, Deployments and clients trace into a per-test ``spans`` receiver, so every failing
+  test gets it. Off by default: tracing turns a thread-runtime Flow's in-process hops into
+  gRPC calls and costs per request, so it would change what the test measures.
 """
 
 from __future__ import annotations
@@ -43,8 +49,9 @@ from devkit.testing.faults import FakeNetwork
 from devkit.testing.harness import RUNTIMES, TestHarness
 from devkit.testing.leaks import leaked_since, snapshot
 from devkit.testing.ports import free_port as pick_free_port
+from devkit.testing.spans import Spans
 
-from .observability import metrics, spans
+from .observability import metrics, spans, trace_section
 
 __all__ = [
     "batch_clock",
@@ -64,6 +71,7 @@ __all__ = [
 
 _MARKER = "devkit_runtimes"
 _PROTOCOLS = "devkit_protocols"
+_TRACE = "devkit_trace"
 #: the marks a runtime's matrix entries carry, so ``-m "not container"`` can leave them out
 _RUNTIME_MARKS = {"process": [pytest.mark.process], "container": [pytest.mark.container, pytest.mark.slow]}
 
@@ -78,6 +86,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"comma-separated runtimes to run devkit tests on (of {', '.join(RUNTIMES)}); "
         "filters tests marked devkit_runtimes and sets the default of the others",
     )
+    trace_help = (
+        "trace the Flows, Deployments and clients the devkit factories build, so a failing "
+        "test's report shows the span tree of its last request (costs per request; off by default)"
+    )
+    group.addoption("--devkit-trace", action="store_true", default=None, help=trace_help)
+    parser.addini(_TRACE, trace_help, type="bool", default=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,6 +109,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{_PROTOCOLS}(*names): run the test once per gateway protocol ({', '.join(GATEWAY_PROTOCOLS)}); "
         "the factories serve it, client_factory dials it, the devkit_protocol fixture holds it",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{_TRACE}: the devkit factories trace what they build into the test's spans receiver; "
+        "a failing test's report shows its last request's span tree",
     )
 
 
@@ -141,15 +160,26 @@ def _marked(metafunc: pytest.Metafunc, marker: pytest.Mark, known: tuple[str, ..
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Attach the annotated topology of the test's Flows to a failed test's report."""
+    """Attach the annotated topology of the test's Flows, and its last request's trace, to a
+    failed test's report."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     if report.when != "call" or not report.failed:
         return
     funcargs = getattr(item, "funcargs", {})
     harness = funcargs.get("devkit_harness")
-    if not isinstance(harness, TestHarness):
-        return
+    if isinstance(harness, TestHarness):
+        _add_topology(item, report, harness, funcargs)
+    collected = funcargs.get("spans")
+    if not isinstance(collected, Spans) and isinstance(harness, TestHarness):
+        collected = harness.spans
+    if isinstance(collected, Spans):
+        section = trace_section(collected)
+        if section is not None:
+            report.sections.append(("devkit trace", section))
+
+
+def _add_topology(item: pytest.Item, report: Any, harness: TestHarness, funcargs: dict[str, Any]) -> None:
     network = funcargs.get("network")
     faults = network.faults_by_target() if isinstance(network, FakeNetwork) else {}
     folder = item.config._tmp_path_factory.mktemp("devkit-topology", numbered=True)  # type: ignore[attr-defined]
@@ -264,10 +294,26 @@ def _base_image_problem() -> str | None:
     return None if image_exists(tag) else f"devkit's base image {tag} is not built; run `devkit build` first"
 
 
+def _trace_requested(request: pytest.FixtureRequest) -> bool:
+    if request.node.get_closest_marker(_TRACE) is not None:
+        return True
+    option = request.config.getoption("--devkit-trace")
+    return bool(option) if option is not None else bool(request.config.getini(_TRACE))
+
+
 @pytest.fixture
-def devkit_harness(devkit_runtime: str, devkit_protocol: str) -> Iterator[TestHarness]:
-    """What the factories built; closed after the test, which fails on any leak."""
-    harness = TestHarness(runtime=devkit_runtime, protocol=devkit_protocol)
+def devkit_harness(
+    request: pytest.FixtureRequest, devkit_runtime: str, devkit_protocol: str
+) -> Iterator[TestHarness]:
+    """What the factories built; closed after the test, which fails on any leak.
+
+    With ``--devkit-trace`` (or the ``devkit_trace`` marker) the factories trace into the
+    test's ``spans`` receiver, which is then stopped after the harness closed.
+    """
+    collected = request.getfixturevalue("spans") if _trace_requested(request) else None
+    harness = TestHarness(
+        runtime=devkit_runtime, protocol=devkit_protocol, tracing=collected is not None, spans=collected
+    )
     yield harness
     problems = harness.close()
     if problems:

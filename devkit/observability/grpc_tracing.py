@@ -126,15 +126,16 @@ def _inject(metadata: Iterable[tuple[str, Any]] | None, ctx: otel_context.Contex
 
 
 class _AioUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer, peer: str | None = None) -> None:
         self.tracer = tracer
+        self.peer = {"peer.service": peer} if peer else {}
 
     async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
         method = _method(client_call_details)
         if method not in TRACED_METHODS:
             return await continuation(client_call_details, request)
         with self.tracer.start_as_current_span(
-            method, kind=SpanKind.CLIENT, attributes=_attributes(method)
+            method, kind=SpanKind.CLIENT, attributes={**_attributes(method), **self.peer}
         ) as span:
             metadata = grpc.aio.Metadata(*_inject(client_call_details.metadata, otel_context.get_current()))
             call = await continuation(client_call_details._replace(metadata=metadata), request)
@@ -146,14 +147,17 @@ class _AioUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
 class _AioStreaming:
     """CLIENT span for calls whose answers stream: it ends when the last answer arrived."""
 
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer, peer: str | None = None) -> None:
         self.tracer = tracer
+        self.peer = {"peer.service": peer} if peer else {}
 
     async def _intercept(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
         method = _method(client_call_details)
         if method not in TRACED_METHODS:
             return await continuation(client_call_details, request)
-        span = self.tracer.start_span(method, kind=SpanKind.CLIENT, attributes=_attributes(method))
+        span = self.tracer.start_span(
+            method, kind=SpanKind.CLIENT, attributes={**_attributes(method), **self.peer}
+        )
         ctx = trace.set_span_in_context(span)
         metadata = grpc.aio.Metadata(*_inject(client_call_details.metadata, ctx))
         try:
@@ -203,6 +207,10 @@ class _AioUnaryStream(_AioStreaming, grpc.aio.UnaryStreamClientInterceptor):
         return await self._intercept(continuation, client_call_details, request)
 
 
-def aio_client_interceptors(tracer: trace.Tracer) -> list[Any]:
-    """Interceptors for a ``grpc.aio`` channel: every traced call gets a CLIENT span."""
-    return [_AioUnaryUnary(tracer), _AioStreamStream(tracer), _AioUnaryStream(tracer)]
+def aio_client_interceptors(tracer: trace.Tracer, peer: str | None = None) -> list[Any]:
+    """Interceptors for a ``grpc.aio`` channel: every traced call gets a CLIENT span.
+
+    ``peer``: the service the channel reaches (a gateway's hop: the Executor's name), recorded
+    as ``peer.service`` so a hop that never reached its Executor still names it.
+    """
+    return [_AioUnaryUnary(tracer, peer), _AioStreamStream(tracer, peer), _AioUnaryStream(tracer, peer)]

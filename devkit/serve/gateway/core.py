@@ -175,8 +175,12 @@ class GatewayCore:
         self.telemetry = telemetry
         #: records every request ``post`` answers (None: off, and ``post`` does nothing more)
         self.recorder = recorder
-        interceptors = () if telemetry is None else telemetry.client_interceptors(hops=True)
-        self.nodes = {spec.name: NodeClient(spec, interceptors) for spec in nodes}
+        self.nodes = {
+            spec.name: NodeClient(
+                spec, () if telemetry is None else telemetry.client_interceptors(hops=True, peer=spec.name)
+            )
+            for spec in nodes
+        }
         self.order = [spec.name for spec in nodes]  # specs arrive topologically sorted
         needed = {need for spec in nodes if not spec.floating for need in spec.needs}
         self.outputs = [spec.name for spec in nodes if not spec.floating and spec.name not in needed]
