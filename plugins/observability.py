@@ -66,7 +66,10 @@ def trace_section(collected: Spans, settle: float = SETTLE_SECONDS) -> str | Non
         collected.wait_for(settled, timeout=settle)
         missing = ""
     except AssertionError:
-        missing = f"\n(some spans had not arrived after {settle:g} s: parts of the tree may be missing)"
+        missing = (
+            f"\n(after {settle:g} s some spans were still missing: in flight, or a server that "
+            "does not trace; the tree may lack them)"
+        )
     last = collected.last_trace_id()
     if last is None:
         return None

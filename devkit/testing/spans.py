@@ -163,12 +163,23 @@ class Spans:
         return ids[-1] if ids else None
 
     def complete(self, trace_id: str) -> bool:
-        """Whether the trace has its root and every span's parent arrived (spans come in batches,
-        children before parents: a parent ends, and is exported, after its children)."""
+        """Whether the trace's spans have all arrived, as far as the spans can tell.
+
+        Spans come in batches, from each process on its own: the root and every parent must be
+        there, and each call that got an answer (no error, or an error its server answered
+        with, which names the Executor) its server's span. A call that failed on the way
+        (an injected fault, a dead peer) has none to wait for.
+        """
         spans = [s for s in self.all if s.trace_id == trace_id]
         ids = {s.span_id for s in spans}
-        return any(s.parent_id is None for s in spans) and all(
-            s.parent_id is None or s.parent_id in ids for s in spans
+        parents = {s.parent_id for s in spans}
+        answered = [
+            s for s in spans if s.kind == "CLIENT" and (not s.error or "jina.executor" in s.attributes)
+        ]
+        return (
+            any(s.parent_id is None for s in spans)
+            and all(s.parent_id is None or s.parent_id in ids for s in spans)
+            and all(call.span_id in parents for call in answered)
         )
 
     def tree(self, trace_id: str | None = None) -> str:

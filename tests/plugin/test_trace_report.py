@@ -186,6 +186,22 @@ def test_the_last_trace_is_the_one_whose_request_started_last_and_complete_waits
     assert Spans().last_trace_id() is None
 
 
+def test_a_call_that_was_answered_waits_for_its_servers_span_and_a_failed_one_does_not() -> None:
+    answered = Spans()
+    answered.add([_span("call", "a", None, 10, kind="CLIENT")])
+    assert not answered.complete("t1"), "the server's span (another process) is still in flight"
+    answered.add([_span("served", "b", "a", 11, kind="SERVER")])
+    assert answered.complete("t1")
+    in_band = Spans()
+    in_band.add(
+        [_span("call", "a", None, 10, kind="CLIENT", error=True, attributes={"jina.executor": "fails"})]
+    )
+    assert not in_band.complete("t1"), "an error the Executor answered with: its span will come"
+    failed = Spans()
+    failed.add([_span("call", "a", None, 10, kind="CLIENT", error=True, status_message="UNAVAILABLE")])
+    assert failed.complete("t1"), "a call that never reached its server has no server span to wait for"
+
+
 def test_the_tree_keeps_an_error_on_one_line_and_names_the_peer_of_an_unanswered_call() -> None:
     spans = Spans()
     spans.add(
