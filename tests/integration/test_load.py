@@ -3,6 +3,7 @@ counted by kind, the bounds hold, and the CLI's JSON and SVG outputs parse."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 import xml.etree.ElementTree as ET
@@ -260,3 +261,29 @@ def test_the_plot_of_a_run_with_errors_marks_them(flow_factory, tmp_path):
     root = ET.parse(path).getroot()
     fills = [c.get("fill") for c in root.iter("{http://www.w3.org/2000/svg}circle")]
     assert fills.count("#c0392b") == 2 + 1  # two failed requests, and the legend's error dot
+
+
+def test_run_works_from_inside_a_running_event_loop(flow_factory):
+    flow = flow_factory().add(uses=Pass, name="embed")
+
+    async def notebook_cell():
+        return run(flow, LoadSpec(endpoint="/search", requests=3, duration=None))
+
+    assert asyncio.run(notebook_cell()).ok == 3
+
+
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        (
+            ["--duration", "soon"],
+            "argument --duration: expected a duration such as 30s, 500ms, 2m or 10, got 'soon'",
+        ),
+        (["--concurrency", "0"], "argument --concurrency: expected a positive integer such as 2, got '0'"),
+    ],
+)
+def test_cli_argument_errors_read_as_words(flow_yml, capsys, arguments, expected):
+    with pytest.raises(SystemExit) as exited:
+        main(["load", str(flow_yml), *arguments])
+    assert exited.value.code == 2
+    assert expected in capsys.readouterr().err
