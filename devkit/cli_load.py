@@ -67,6 +67,9 @@ def add_load_command(commands: Any, parents: list[argparse.ArgumentParser]) -> N
     load.add_argument(
         "--timeout", type=seconds, default=30.0, metavar="SECONDS", help="per request (default: 30)"
     )
+    load.add_argument(
+        "--warmup", type=int, default=0, metavar="N", help="requests sent before measuring (default: 0)"
+    )
     load.add_argument("--seed", type=int, default=0, help="seed for drawing documents (default: 0)")
     load.add_argument(
         "--runtime",
@@ -100,6 +103,7 @@ def run_load_command(args: argparse.Namespace) -> int:
         docs_file=args.docs,
         timeout=args.timeout,
         seed=args.seed,
+        warmup=args.warmup,
     )
     report = run(target, spec)
     if args.plot:

@@ -9,6 +9,7 @@ reports failures, it does not hide them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import uuid
 from collections.abc import Sequence
@@ -22,11 +23,12 @@ from docarray.base_doc import AnyDoc
 from devkit.client.address import Address
 from devkit.client.response import Response
 from devkit.client.transport import ConnectionSettings, OutgoingRequest, Transport, open_transport
+from devkit.errors import DevkitError
 from devkit.load.ledger import hops_of
 from devkit.load.spec import LoadSpec
 from devkit.serve.hop_timing import LEDGER_KEY
 
-__all__ = ["DriveResult", "Sample", "drive", "error_kind"]
+__all__ = ["DriveResult", "LoadTargetUnreachable", "Sample", "drive", "error_kind"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,25 @@ class _Run:
             self.samples.append(Sample(sent - self.began, decoded - sent, None, hops))
 
 
+class LoadTargetUnreachable(DevkitError, ConnectionError):
+    """The load target does not answer."""
+
+
+async def _reach(transport: Transport, address: Address) -> None:
+    """Connect (and learn the peer's codec) before the clock starts; a target that is not
+    there fails the run at once rather than as one error per request."""
+    try:
+        await transport.prepare()
+    except Exception as exc:
+        mapped = transport.map_error(exc)
+        if isinstance(mapped, DevkitError):
+            raise mapped from exc
+        raise LoadTargetUnreachable(
+            f"cannot reach the load target {address.protocol}://{address.target}: {type(exc).__name__}: {exc}; "
+            "start it first, or check the address and --protocol"
+        ) from exc
+
+
 @dataclass(frozen=True)
 class DriveResult:
     """The samples in completion order, the run's length, and the CPU time the load
@@ -128,7 +149,10 @@ async def drive(address: Address, spec: LoadSpec, payloads: Sequence[DocList[Any
     """Run the load against ``address`` until a bound of ``spec``."""
     transport = open_transport(address, ConnectionSettings(prefetch=spec.concurrency))
     try:
-        await transport.prepare()  # connect (and learn the peer's codec) before the clock starts
+        await _reach(transport, address)
+        if spec.warmup:
+            warmup = _Run(transport, dataclasses.replace(spec, requests=spec.warmup, duration=None), payloads)
+            await asyncio.gather(*(warmup.sender() for _ in range(min(spec.concurrency, spec.warmup))))
         cpu = process_time_ns()
         run = _Run(transport, spec, payloads)
         await asyncio.gather(*(run.sender() for _ in range(spec.concurrency)))

@@ -24,7 +24,8 @@ class LoadSpec:
     """One load run: where to post, how hard, and when to stop.
 
     The run stops at whichever bound comes first: ``requests`` sent or ``duration``
-    seconds elapsed; at least one of them must be set. ``request_size`` documents go in
+    seconds elapsed; at least one of them must be set (``warmup`` requests before that are
+    sent but not counted). ``request_size`` documents go in
     each request, drawn from the endpoint's request schema (or read from ``docs_file``:
     a JSON array of documents or JSON lines). ``timeout`` bounds each request.
     """
@@ -39,6 +40,7 @@ class LoadSpec:
     timeout: float = 30.0
     seed: int = 0
     pool: int = 32  # distinct request payloads drawn before the run and sent in turn
+    warmup: int = 0  # requests sent (and forgotten) before the clock starts: connections, caches
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -55,5 +57,7 @@ class LoadSpec:
             raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
         if self.pool < 1:
             raise ValueError(f"pool must be >= 1 payload, got {self.pool}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0 requests, got {self.warmup}")
         if not self.endpoint.startswith("/"):
             object.__setattr__(self, "endpoint", "/" + self.endpoint)

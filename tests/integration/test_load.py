@@ -13,6 +13,7 @@ from docarray import BaseDoc, DocList
 
 from devkit import Executor, requests
 from devkit.cli import main
+from devkit.errors import DevkitError
 from devkit.load import LoadSpec, run, write_latency_svg
 from devkit.serve.hop_timing import LEDGER_KEY
 
@@ -70,6 +71,13 @@ def test_errors_are_counted_by_kind_and_answered_requests_still_get_a_ledger(flo
     assert report.ok == 6
     assert [row.hop for row in report.ledger][:2] == ["client", "gateway"]
     assert report.to_dict()["errors"] == {"total": 3, "by_kind": {"ValueError in flaky": 3}}
+
+
+def test_warmup_requests_are_sent_first_and_not_counted(flow_factory):
+    flow = flow_factory().add(uses=Flaky, name="flaky")  # fails its 3rd request
+    report = run(flow, LoadSpec(endpoint="/search", concurrency=1, requests=2, duration=None, warmup=1))
+    assert report.requests == 2
+    assert report.errors_by_kind == {"ValueError in flaky": 1}  # the 2nd and 3rd were measured
 
 
 def test_a_request_bound_sends_exactly_that_many(flow_factory):
@@ -287,3 +295,9 @@ def test_cli_argument_errors_read_as_words(flow_yml, capsys, arguments, expected
         main(["load", str(flow_yml), *arguments])
     assert exited.value.code == 2
     assert expected in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scheme", ["grpc", "http", "websocket"])
+def test_a_target_that_is_not_there_fails_the_run_at_once_naming_it(free_port, scheme):
+    with pytest.raises(DevkitError, match=f"127.0.0.1:{free_port}"):
+        run(f"{scheme}://127.0.0.1:{free_port}", LoadSpec(requests=5, duration=None, timeout=3.0))
