@@ -13,7 +13,8 @@ up to more):
 * ``<executor> transport``: an Executor call minus the worker's own time (network and gRPC
   both ways, the worker's gRPC server): where an injected edge latency shows up;
 * ``<executor> queue`` / ``<executor> method``: waiting for the Executor, running it;
-* ``codec``: decoding and encoding documents, in the workers and the client.
+* ``codec``: decoding and encoding documents, in the workers and the client (and an HTTP
+  gateway's decoding of the request's JSON; its encoding of the answer stays in ``client``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from devkit.serve.hop_timing import GATEWAY_ENTRY
 
 __all__ = ["HOP_KINDS", "LedgerRow", "hops_of", "percentile", "summarise"]
 
@@ -101,7 +104,10 @@ def hops_of(
     if gateway is None or not gateway.HasField("end_time"):  # a lone Executor, or a foreign server
         return _without_gateway(worker_entries, client_ns, client_codec_ns)
     gateway_ns = _ns(gateway.end_time) - _ns(gateway.start_time)
-    hops["client"] = ("client", max(0, client_ns - client_codec_ns - gateway_ns))
+    front = worker_entries.get(GATEWAY_ENTRY)  # an HTTP front-end's JSON decode
+    front_ns = int(front.get("decode", 0.0)) if isinstance(front, Mapping) else 0
+    codec += front_ns
+    hops["client"] = ("client", max(0, client_ns - client_codec_ns - front_ns - gateway_ns))
     spans = [(_ns(r.start_time), _ns(r.end_time)) for r in calls]
     hops["gateway"] = ("gateway", max(0, gateway_ns - _union(spans)))
     for route, (start, end) in zip(calls, spans, strict=True):
@@ -123,7 +129,11 @@ def _without_gateway(
     worker_entries: Mapping[str, Any], client_ns: int, client_codec_ns: int
 ) -> dict[str, tuple[str, int]]:
     """A worker dialled directly: its own timings, the rest of the round trip is the client's."""
-    entries = [(key, entry) for key, entry in worker_entries.items() if isinstance(entry, Mapping)]
+    entries = [
+        (key, entry)
+        for key, entry in worker_entries.items()
+        if isinstance(entry, Mapping) and key != GATEWAY_ENTRY
+    ]
     if len(entries) != 1:
         return {
             "client": ("client", max(0, client_ns - client_codec_ns)),

@@ -17,12 +17,16 @@ from typing import TypeVar
 
 from devkit.proto import jina_pb2
 
-__all__ = ["LEDGER_KEY", "HopTimer", "timed_call", "wants_ledger"]
+__all__ = ["GATEWAY_ENTRY", "LEDGER_KEY", "HopTimer", "report_front_end_decode", "timed_call", "wants_ledger"]
 
 #: The parameters key that asks for timings (an empty struct) and carries them back.
 LEDGER_KEY = "__devkit_ledger__"
 
 T = TypeVar("T")
+
+
+#: The entry a gateway's front-end adds: how long it decoded the client's request (HTTP's JSON).
+GATEWAY_ENTRY = "gateway"
 
 
 def wants_ledger(request: jina_pb2.DataRequestProto) -> bool:
@@ -80,3 +84,11 @@ def timed_call(fn: Callable[[], T], timer: HopTimer) -> Callable[[], T]:
             timer.method_end = monotonic_ns()
 
     return call
+
+
+def report_front_end_decode(request: jina_pb2.DataRequestProto, began_ns: int) -> None:
+    """A front-end that built ``request`` from the client's body since ``began_ns``
+    (monotonic) records that as the gateway's decode, when the request asks for timings."""
+    if wants_ledger(request):
+        entry = request.parameters.get_or_create_struct(LEDGER_KEY).get_or_create_struct(GATEWAY_ENTRY)
+        entry.update({"decode": float(monotonic_ns() - began_ns)})

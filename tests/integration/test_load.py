@@ -149,6 +149,7 @@ def test_http_and_websocket_gateways_give_the_same_ledger(flow_factory, protocol
     flow = flow_factory(protocol=["grpc", protocol]).add(uses=Pass, name="embed").add(uses=Pass, name="rank")
     report = run(flow, LoadSpec(endpoint="/search", requests=8, duration=None, protocol=protocol))
     assert (report.ok, report.protocol) == (8, protocol)
+    assert report.row("codec").mean_ms > 0
     assert [row.hop for row in report.ledger] == [
         "client", "gateway", "embed transport", "embed queue", "embed method",
         "rank transport", "rank queue", "rank method", "codec",
@@ -163,6 +164,7 @@ def test_workers_add_timings_only_when_asked(flow_factory):
             "/search", DocList[Query]([Query(text="a")]), parameters={LEDGER_KEY: {}}, return_responses=True
         )[0]
     assert LEDGER_KEY not in plain.parameters
+    assert "__results__" not in plain.parameters
     entries = asked.parameters[LEDGER_KEY]
     assert sorted(entries) == ["embed/rep-0", "rank/rep-0"]
     for entry in entries.values():

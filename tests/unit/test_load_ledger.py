@@ -59,6 +59,13 @@ def test_a_chain_splits_into_disjoint_hops_that_add_up_to_the_round_trip():
     }
 
 
+def test_an_http_front_ends_decode_moves_from_the_client_hop_to_codec():
+    routes = [_route("gateway", 0, 10), _route("a", 2, 8)]
+    entries = {"a/rep-0": _entry(0, 0, 6, 0), "gateway": {"decode": 3 * MS}}
+    hops = _ms(hops_of(routes, entries, client_ns=20 * MS, client_codec_ns=1 * MS))
+    assert (hops["client"], hops["codec"], hops["a transport"]) == (6.0, 4.0, 0.0)
+
+
 def test_parallel_branches_count_their_overlap_once_for_the_gateway():
     routes = [_route("gateway", 0, 100), _route("left", 10, 60), _route("right", 20, 80)]
     hops = _ms(hops_of(routes, {}, client_ns=100 * MS, client_codec_ns=0))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -44,6 +45,7 @@ from devkit.serve.gateway.http_schemas import (
     openapi,
     route_path,
 )
+from devkit.serve.hop_timing import report_front_end_decode
 from devkit.spec.models import GatewaySpec, HttpOptions
 
 __all__ = ["HttpGateway", "start_http_front_end"]
@@ -173,6 +175,7 @@ class HttpGateway:
         return post
 
     async def _answer(self, raw: bytes, endpoint: str | None) -> Response:
+        began = time.monotonic_ns()
         try:
             body = codec.parse_body(raw, endpoint)
             models = self._models_for(body.exec_endpoint)
@@ -182,6 +185,7 @@ class HttpGateway:
             request = codec.build_request(body, docs)
         except codec.BadBody as exc:
             return error_response(422, str(exc))
+        report_front_end_decode(request, began)  # only when a load generator asks
         response = await self.core.post(request)
         return self._respond(response, models.output)
 
