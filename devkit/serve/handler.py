@@ -14,7 +14,7 @@ import contextvars
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Sequence
 from typing import Any
 
 import pydantic
@@ -110,21 +110,27 @@ class ExecutorHandler:
         ``deadline`` (a :func:`time.monotonic` value, the client's) skips a sync call still
         queued when it passes.
         """
-        self.active += 1
-        self._idle.clear()
         timer = HopTimer() if wants_ledger(requests[0]) else None  # a load generator asks
+        self._begin()
         try:
             response = await self._handle(requests, deadline, timer)
             if timer is not None:
                 timer.report(response, self.display_name)
             return response
         finally:
-            self.active -= 1
-            if not self.active:
-                self._idle.set()
+            self._end()
+
+    def _begin(self) -> None:
+        self.active += 1
+        self._idle.clear()
+
+    def _end(self) -> None:
+        self.active -= 1
+        if not self.active:
+            self._idle.set()
 
     async def wait_idle(self) -> None:
-        """Return once no request is being answered (a reload retires this handler then)."""
+        """Return once no request or stream is being answered (a reload retires this handler then)."""
         await self._idle.wait()
 
     async def _handle(
@@ -357,7 +363,20 @@ class ExecutorHandler:
 
     # -- streaming -------------------------------------------------------------------------
     async def stream(self, endpoint_name: str, doc_request: Any) -> AsyncIterator[BaseDoc]:
-        """Yield the documents a streaming endpoint produces for one input document."""
+        """Yield the documents a streaming endpoint produces for one input document.
+
+        A stream counts as an active request until it ends, so a reload closes the replaced
+        Executor only after its streams too have finished.
+        """
+        self._begin()
+        try:
+            async with contextlib.aclosing(self._stream(endpoint_name, doc_request)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            self._end()
+
+    async def _stream(self, endpoint_name: str, doc_request: Any) -> AsyncGenerator[BaseDoc, None]:
         endpoint = self.executor.endpoint_for(endpoint_name)
         if endpoint is None or not endpoint.is_generator:
             raise LookupError(f"{self.name!r} has no streaming endpoint {endpoint_name!r}")

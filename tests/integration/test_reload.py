@@ -165,3 +165,80 @@ def test_a_flow_with_reload_refreshes_its_executor_and_stops_its_watcher(module_
         assert text_of(flow.client) == "from the Flow"
     assert not [t for t in threading.enumerate() if t.name.startswith("devkit-reload-")]
     assert leaked_since(before) == []
+
+
+STREAMER_SOURCE = textwrap.dedent(
+    """\
+    import threading
+
+    from docarray import DocList
+    from docarray.documents import TextDoc
+
+    from devkit import Executor, requests
+
+    VERSION = {version!r}
+    #: the test releases ``gate`` to let the stream go on; ``closed`` is set by close()
+    gate = threading.Event()
+    started = threading.Event()
+    closed = threading.Event()
+
+
+    class SlowStreamer(Executor):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            # bound now: a reload re-runs this module and rebinds its globals
+            self.version, self.gate, self.started, self.closed = VERSION, gate, started, closed
+
+        @requests(on="/stream")
+        def stream(self, doc: TextDoc, **kwargs) -> TextDoc:
+            self.started.set()
+            for i in range(3):
+                if i:
+                    self.gate.wait(30)
+                yield TextDoc(text=f"{{self.version}} {{i}} closed={{self.closed.is_set()}}")
+
+        @requests(on="/version")
+        def which(self, docs: DocList[TextDoc], **kwargs) -> DocList[TextDoc]:
+            for doc in docs:
+                doc.text = self.version
+
+        def close(self):
+            self.closed.set()
+    """
+)
+
+
+@pytest.mark.timeout(120)
+def test_a_stream_running_during_the_reload_keeps_the_old_instance_open(module_dir, waiter):
+    source = module_dir / "my_streamer.py"
+    source.write_text(STREAMER_SOURCE.format(version="old"))
+    try:
+        my_streamer = importlib.import_module("my_streamer")
+        gate, started, closed = my_streamer.gate, my_streamer.started, my_streamer.closed
+        with Deployment(uses="my_streamer.SlowStreamer", reload=True, runtime="thread", quiet=True) as dep:
+            streamed: list[str] = []
+            failed: list[BaseException] = []
+
+            def consume() -> None:
+                try:
+                    docs = Client(port=dep.port).stream_doc("/stream", TextDoc(), return_type=TextDoc)
+                    streamed.extend(doc.text for doc in docs)
+                except BaseException as exc:
+                    failed.append(exc)
+
+            in_flight = threading.Thread(target=consume)
+            in_flight.start()
+            assert started.wait(30)  # the stream is inside the old instance, waiting between items
+            source.write_text(STREAMER_SOURCE.format(version="new"))
+            assert waiter.event.wait(30), waiter.messages
+            unary = Client(port=dep.port).post(
+                "/version", DocList[TextDoc]([TextDoc()]), return_type=DocList[TextDoc]
+            )
+            assert unary[0].text == "new"  # new requests reach the new instance meanwhile
+            gate.set()
+            in_flight.join(30)
+            assert failed == []
+            assert streamed == ["old 0 closed=False", "old 1 closed=False", "old 2 closed=False"]
+            assert closed.wait(30)  # and once the stream is over, the old instance is closed
+    finally:
+        sys.modules.pop("my_streamer", None)
