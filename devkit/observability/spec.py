@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["TelemetrySpec", "exporter_endpoint"]
+__all__ = ["EXPORTER_ALIASES", "TelemetrySpec", "exporter_endpoint"]
+
+#: other spellings jina's documentation uses (its Flow YAML example says ``tracing_exporter_*``)
+EXPORTER_ALIASES = {
+    "tracing_exporter_host": "traces_exporter_host",
+    "tracing_exporter_port": "traces_exporter_port",
+}
 
 
 class TelemetrySpec(BaseModel):
@@ -27,6 +34,26 @@ class TelemetrySpec(BaseModel):
     metrics_exporter_port: int | None = None
     monitoring: bool = False  # Prometheus /metrics on port_monitoring
     port_monitoring: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        """``tracing_exporter_host/port`` mean ``traces_exporter_host/port``; both with different
+        values is an error rather than a silent choice."""
+        if not isinstance(data, dict) or not any(alias in data for alias in EXPORTER_ALIASES):
+            return data
+        data = dict(data)
+        for alias, name in EXPORTER_ALIASES.items():
+            value = data.pop(alias, None)
+            if value is None:
+                continue
+            if data.get(name) is not None and data[name] != value:
+                raise ValueError(
+                    f"{alias}={value!r} and {name}={data[name]!r} set the same option to different "
+                    f"values; pass only {name}"
+                )
+            data[name] = value
+        return data
 
     @property
     def enabled(self) -> bool:

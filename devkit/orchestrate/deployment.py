@@ -81,6 +81,8 @@ class Deployment(Orchestrator):
         reload: bool = False,
         traces_exporter_host: str | None = None,
         traces_exporter_port: int | None = None,
+        tracing_exporter_host: str | None = None,  # the spelling of jina's YAML example
+        tracing_exporter_port: int | None = None,
         metrics_exporter_host: str | None = None,
         metrics_exporter_port: int | None = None,
         port_monitoring: int | None = None,
@@ -128,15 +130,19 @@ class Deployment(Orchestrator):
                 "image_pull_secrets": image_pull_secrets,
                 "volumes": volumes,
                 "record": record,
-                "telemetry": TelemetrySpec(
-                    tracing=tracing,
-                    traces_exporter_host=traces_exporter_host,
-                    traces_exporter_port=traces_exporter_port,
-                    metrics=metrics,
-                    metrics_exporter_host=metrics_exporter_host,
-                    metrics_exporter_port=metrics_exporter_port,
-                    monitoring=monitoring,
-                    port_monitoring=port_monitoring,
+                "telemetry": TelemetrySpec.model_validate(  # the spec maps jina's other spelling
+                    dict(
+                        tracing=tracing,
+                        traces_exporter_host=traces_exporter_host,
+                        traces_exporter_port=traces_exporter_port,
+                        tracing_exporter_host=tracing_exporter_host,
+                        tracing_exporter_port=tracing_exporter_port,
+                        metrics=metrics,
+                        metrics_exporter_host=metrics_exporter_host,
+                        metrics_exporter_port=metrics_exporter_port,
+                        monitoring=monitoring,
+                        port_monitoring=port_monitoring,
+                    )
                 ),
             }
         )
@@ -200,4 +206,4 @@ class Deployment(Orchestrator):
     def save_config(self, path: str | os.PathLike[str]) -> None:
         from devkit.spec.deployment_yaml import save_deployment_yaml
 
-        save_deployment_yaml(self.spec, path, self.http)
+        save_deployment_yaml(self.spec, path, self.http, self.log_config)

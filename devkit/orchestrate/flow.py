@@ -109,6 +109,8 @@ class Flow(Orchestrator):
         reload: bool = False,
         traces_exporter_host: str | None = None,
         traces_exporter_port: int | None = None,
+        tracing_exporter_host: str | None = None,  # the spelling of jina's YAML example
+        tracing_exporter_port: int | None = None,
         metrics_exporter_host: str | None = None,
         metrics_exporter_port: int | None = None,
         port_monitoring: int | None = None,
@@ -124,15 +126,19 @@ class Flow(Orchestrator):
         self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
         self._executors: list[FlowExecutorSpec] = []
         #: tracing of the gateway and, unless ``add`` says otherwise, of every Executor
-        self._telemetry = TelemetrySpec(
-            tracing=tracing,
-            traces_exporter_host=traces_exporter_host,
-            traces_exporter_port=traces_exporter_port,
-            metrics=metrics,
-            metrics_exporter_host=metrics_exporter_host,
-            metrics_exporter_port=metrics_exporter_port,
-            monitoring=monitoring,
-            port_monitoring=port_monitoring,  # the gateway's; each Executor takes its own in add()
+        self._telemetry = TelemetrySpec.model_validate(  # the spec maps jina's other spelling
+            dict(
+                tracing=tracing,
+                traces_exporter_host=traces_exporter_host,
+                traces_exporter_port=traces_exporter_port,
+                tracing_exporter_host=tracing_exporter_host,
+                tracing_exporter_port=tracing_exporter_port,
+                metrics=metrics,
+                metrics_exporter_host=metrics_exporter_host,
+                metrics_exporter_port=metrics_exporter_port,
+                monitoring=monitoring,
+                port_monitoring=port_monitoring,  # the gateway's; each Executor takes its own in add()
+            )
         )
         self._gateway = FlowGatewaySpec(
             host=host,
@@ -202,6 +208,8 @@ class Flow(Orchestrator):
         reload: bool = False,
         traces_exporter_host: str | None = None,
         traces_exporter_port: int | None = None,
+        tracing_exporter_host: str | None = None,  # the spelling of jina's YAML example
+        tracing_exporter_port: int | None = None,
         metrics_exporter_host: str | None = None,
         metrics_exporter_port: int | None = None,
         port_monitoring: int | None = None,
@@ -258,15 +266,19 @@ class Flow(Orchestrator):
             image_pull_secrets=(*defaults["image_pull_secrets"], *(image_pull_secrets or ())),
             volumes=_as_tuple(volumes),
             telemetry=self._executor_telemetry(
-                TelemetrySpec(
-                    tracing=tracing,
-                    traces_exporter_host=traces_exporter_host,
-                    traces_exporter_port=traces_exporter_port,
-                    metrics=metrics,
-                    metrics_exporter_host=metrics_exporter_host,
-                    metrics_exporter_port=metrics_exporter_port,
-                    monitoring=monitoring,
-                    port_monitoring=port_monitoring,
+                TelemetrySpec.model_validate(  # the spec maps jina's other spelling
+                    dict(
+                        tracing=tracing,
+                        traces_exporter_host=traces_exporter_host,
+                        traces_exporter_port=traces_exporter_port,
+                        tracing_exporter_host=tracing_exporter_host,
+                        tracing_exporter_port=tracing_exporter_port,
+                        metrics=metrics,
+                        metrics_exporter_host=metrics_exporter_host,
+                        metrics_exporter_port=metrics_exporter_port,
+                        monitoring=monitoring,
+                        port_monitoring=port_monitoring,
+                    )
                 )
             ),
         )
@@ -465,7 +477,7 @@ class Flow(Orchestrator):
     def save_config(self, path: str | os.PathLike[str]) -> None:
         from devkit.spec.flow_yaml import save_flow_yaml
 
-        save_flow_yaml(self.spec, path)
+        save_flow_yaml(self.spec, path, self.log_config)
 
     # -- diagrams (devkit.plot) ------------------------------------------------------------
     def plot(

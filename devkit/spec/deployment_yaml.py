@@ -10,12 +10,19 @@ from typing import Any, TypeVar
 import yaml
 
 from devkit.errors import ConfigError
+from devkit.observability.spec import TelemetrySpec
 from devkit.spec.models import DeploymentSpec, ExecutorSpec, HttpOptions
 from devkit.spec.yamlio import read_yaml
 
 D = TypeVar("D")
 
-__all__ = ["executor_spec_to_yaml", "load_deployment_yaml", "save_deployment_yaml", "uses_to_str"]
+__all__ = [
+    "executor_spec_to_yaml",
+    "load_deployment_yaml",
+    "save_deployment_yaml",
+    "telemetry_to_yaml",
+    "uses_to_str",
+]
 
 
 def _deployment_arguments(builder: type[Any]) -> set[str]:
@@ -77,10 +84,21 @@ def executor_spec_to_yaml(spec: ExecutorSpec) -> dict[str, Any]:
     return data
 
 
+def telemetry_to_yaml(telemetry: TelemetrySpec, inherited: TelemetrySpec | None = None) -> dict[str, Any]:
+    """The tracing, metrics and monitoring options that differ from ``inherited`` (default: off),
+    under the names ``Deployment(...)``, ``Flow(...)`` and ``add`` take."""
+    base = (inherited or TelemetrySpec()).model_dump()
+    return {key: value for key, value in telemetry.model_dump().items() if value != base[key]}
+
+
 def save_deployment_yaml(
-    spec: DeploymentSpec, path: str | os.PathLike[str], http: HttpOptions | None = None
+    spec: DeploymentSpec,
+    path: str | os.PathLike[str],
+    http: HttpOptions | None = None,
+    log_config: str | None = None,
 ) -> None:
-    """Write the arguments that differ from the defaults, the HTTP front-end's options included."""
+    """Write the arguments that differ from the defaults, the HTTP front-end's and the
+    observability options (``log_config`` too) included."""
     arguments: dict[str, Any] = {"name": spec.name, **executor_spec_to_yaml(spec.executor)}
     defaults = DeploymentSpec()
     for key in ("port", "protocol", "replicas", "shards", "runtime", "retries"):
@@ -93,4 +111,7 @@ def save_deployment_yaml(
         arguments["record"] = spec.record.model_dump()
     if http is not None:
         arguments.update(http.model_dump(mode="json", exclude_defaults=True))
+    arguments.update(telemetry_to_yaml(spec.telemetry))
+    if log_config is not None:
+        arguments["log_config"] = str(log_config)
     pathlib.Path(path).write_text(yaml.safe_dump({"jtype": "Deployment", "with": arguments}, sort_keys=False))

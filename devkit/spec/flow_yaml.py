@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import yaml
 
 from devkit.errors import ConfigError
-from devkit.spec.deployment_yaml import executor_spec_to_yaml, resolve_relative
+from devkit.spec.deployment_yaml import executor_spec_to_yaml, resolve_relative, telemetry_to_yaml
 from devkit.spec.flow import GATEWAY, FlowGatewaySpec, FlowSpec, topology_problems
 from devkit.spec.models import DeploymentSpec, HttpOptions
 from devkit.spec.yamlio import YamlDocument, read_yaml
@@ -165,9 +165,12 @@ def _flow_executor_to_yaml(spec: FlowSpec) -> list[dict[str, Any]]:
     defaults = DeploymentSpec()
     previous: str = GATEWAY
     pull_secrets = spec.image_pull_secrets
+    # what an Executor takes from the Flow's options (port_monitoring is the gateway's alone)
+    inherited = spec.gateway.telemetry.model_copy(update={"port_monitoring": None})
     for e in spec.executors:
         d = e.deployment
         item: dict[str, Any] = {"name": e.name, **executor_spec_to_yaml(d.executor)}
+        item.update(telemetry_to_yaml(d.telemetry, inherited))
         item.pop("workspace", None)
         if d.workspace:
             item["workspace"] = d.workspace
@@ -228,11 +231,15 @@ def _gateway_to_yaml(gateway: FlowGatewaySpec) -> dict[str, Any]:
     return data
 
 
-def save_flow_yaml(spec: FlowSpec, path: str | os.PathLike[str]) -> None:
+def save_flow_yaml(spec: FlowSpec, path: str | os.PathLike[str], log_config: str | None = None) -> None:
+    """Write ``spec`` as ``jtype: Flow`` YAML that :func:`load_flow_yaml` reads back into it."""
     data: dict[str, Any] = {"jtype": "Flow", "version": "1"}
     with_: dict[str, Any] = {"name": spec.name} if spec.name != "Flow" else {}
     if spec.runtime != "thread":
         with_["runtime"] = spec.runtime
+    with_.update(telemetry_to_yaml(spec.gateway.telemetry))  # the Flow's, which the gateway holds
+    if log_config is not None:
+        with_["log_config"] = str(log_config)
     if spec.image_pull_secrets:
         with_["image_pull_secrets"] = list(spec.image_pull_secrets)
     if with_:
