@@ -15,7 +15,7 @@ from devkit.executor.batching import BatchingConfig, batching_of
 from devkit.executor.decorators import DEFAULT_ENDPOINT, binding_of
 from devkit.executor.endpoint import Endpoint, endpoint_from_method
 from devkit.logs import executor_logger
-from devkit.observability.noop import NOOP_TRACER
+from devkit.observability.noop import NOOP_METER, NOOP_TRACER
 
 __all__ = ["Executor"]
 
@@ -49,8 +49,10 @@ class Executor:
     tracer: Any = NOOP_TRACER
     #: where ``self.monitor(...)`` and ``@monitor()`` record (None: metrics and monitoring off)
     metrics: Any = None
-    #: jina's OpenTelemetry meter attribute; devkit records through ``self.monitor`` instead
-    meter: Any = None
+    #: an OpenTelemetry Meter for instruments of your own, usable from ``__init__`` on:
+    #: ``self.counter = self.meter.create_counter('my_count')``, then ``self.counter.add(1)``
+    #: (exported with jina's metrics when ``metrics=True``; a no-op meter otherwise, never None)
+    meter: Any = NOOP_METER
 
     def monitor(self, name: str, documentation: str = "") -> AbstractContextManager[None]:
         """Time a block into the Summary/Histogram ``jina_<name>`` (a no-op when not measured)::
@@ -83,6 +85,9 @@ class Executor:
             )
         metas = dict(metas or {})
         runtime = dict(runtime_args or {})
+        meter = runtime.pop("meter", None)  # the worker's, when metrics=True
+        if meter is not None:
+            self.meter = meter
         self.metas = SimpleNamespace(
             # runtime_args.name is the replica's (``encoder/rep-0``); the Executor's is its first part
             name=metas.pop("name", None)

@@ -4,8 +4,8 @@ Off by default and then free: no interceptor is installed and no span object is 
 The SDK is imported only when a runtime is asked to trace (the ``observability`` extra).
 """
 
-from devkit.observability.noop import NOOP_TRACER, NoOpTracer
+from devkit.observability.noop import NOOP_METER, NOOP_TRACER, NoOpMeter, NoOpTracer
 from devkit.observability.spec import TelemetrySpec
 from devkit.observability.telemetry import Telemetry, start_telemetry
 
-__all__ = ["NOOP_TRACER", "NoOpTracer", "Telemetry", "TelemetrySpec", "start_telemetry"]
+__all__ = ["NOOP_METER", "NOOP_TRACER", "NoOpMeter", "NoOpTracer", "Telemetry", "TelemetrySpec", "start_telemetry"]

@@ -165,6 +165,13 @@ class Metrics:
             self._backends.append(_Otlp(spec, runtime_name))
 
     @property
+    def meter(self) -> Any:
+        """An OpenTelemetry Meter exporting with jina's metrics (``metrics=True``), for the
+        Executor's own instruments (``self.meter``); None without OTLP export."""
+        otlp = next((b for b in self._backends if isinstance(b, _Otlp)), None)
+        return None if otlp is None else otlp.provider.get_meter(self.runtime_name)
+
+    @property
     def port(self) -> int | None:
         """Where ``/metrics`` is served (None: no Prometheus endpoint)."""
         return None if self.prometheus is None else self.prometheus.port

@@ -1,4 +1,5 @@
-"""``self.tracer`` when tracing is off: spans that cost nothing and need no OpenTelemetry install."""
+"""``self.tracer`` and ``self.meter`` when tracing and metrics are off: spans and instruments
+that cost nothing and need no OpenTelemetry install."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["NOOP_TRACER", "NoOpSpan", "NoOpTracer"]
+__all__ = ["NOOP_METER", "NOOP_TRACER", "NoOpInstrument", "NoOpMeter", "NoOpSpan", "NoOpTracer"]
 
 
 class NoOpSpan:
@@ -55,3 +56,48 @@ class NoOpTracer:
 
 
 NOOP_TRACER = NoOpTracer()
+
+
+class NoOpInstrument:
+    """Accepts what an OpenTelemetry counter, up-down counter, histogram or gauge accepts."""
+
+    def add(self, amount: float, attributes: Any = None, context: Any = None) -> None:
+        pass
+
+    def record(self, amount: float, attributes: Any = None, context: Any = None) -> None:
+        pass
+
+    def set(self, amount: float, attributes: Any = None, context: Any = None) -> None:
+        pass
+
+
+_INSTRUMENT = NoOpInstrument()
+
+
+class NoOpMeter:
+    """The instrument factories of ``opentelemetry.metrics.Meter``, all recording nothing, so
+    Executor code can create its instruments whether or not metrics are on."""
+
+    def create_counter(self, name: str, *args: Any, **kwargs: Any) -> NoOpInstrument:
+        return _INSTRUMENT
+
+    def create_up_down_counter(self, name: str, *args: Any, **kwargs: Any) -> NoOpInstrument:
+        return _INSTRUMENT
+
+    def create_histogram(self, name: str, *args: Any, **kwargs: Any) -> NoOpInstrument:
+        return _INSTRUMENT
+
+    def create_gauge(self, name: str, *args: Any, **kwargs: Any) -> NoOpInstrument:
+        return _INSTRUMENT
+
+    def create_observable_counter(self, name: str, *args: Any, **kwargs: Any) -> NoOpInstrument:
+        return _INSTRUMENT
+
+    def create_observable_up_down_counter(self, name: str, *args: Any, **kwargs: Any) -> NoOpInstrument:
+        return _INSTRUMENT
+
+    def create_observable_gauge(self, name: str, *args: Any, **kwargs: Any) -> NoOpInstrument:
+        return _INSTRUMENT
+
+
+NOOP_METER = NoOpMeter()

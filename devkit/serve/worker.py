@@ -173,6 +173,9 @@ async def run_worker(spec: WorkerSpec, on_ready: Callable[[int], None], stop: as
         "py_modules": list(spec.executor.py_modules),
     }
     telemetry = start_telemetry(spec.telemetry, replica_name(spec), spec.host)
+    meter = None if telemetry is None or telemetry.metrics is None else telemetry.metrics.meter
+    if meter is not None:
+        runtime_args["meter"] = meter  # self.meter, from the Executor's __init__ on
     try:
         executor = build_executor(spec.executor, runtime_args)
     except BaseException:

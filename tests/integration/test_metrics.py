@@ -105,3 +105,39 @@ def test_port_monitoring_in_use_is_named():
             Deployment(
                 uses=Upper, name="upper", host="127.0.0.1", monitoring=True, port_monitoring=port
             ).start()
+
+
+class Counting(Executor):
+    """Instruments of its own, created in ``__init__`` as jina's docs show."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = self.meter.create_counter("my_documents_seen", description="documents seen")
+        self.sizes = self.meter.create_histogram("my_text_length", unit="By")
+
+    @requests(on="/index")
+    def index(self, docs: DocList[TextDoc], **kwargs) -> None:
+        self.seen.add(len(docs), {"endpoint": "/index"})
+        for doc in docs:
+            self.sizes.record(len(doc.text))
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("runtime", ["thread", "process"])
+def test_an_executors_own_instruments_reach_the_otlp_receiver(metrics, runtime):
+    with Deployment(uses=Counting, name="counting", metrics=True, runtime=runtime) as dep:
+        dep.post("/index", three_docs())
+        dep.post("/index", DocList[TextDoc]([TextDoc(text="four")]))
+        metrics.wait_for(lambda m: m.value("my_documents_seen") == 4)
+        metrics.wait_for(lambda m: m.value("my_text_length", "count") == 4)
+    assert metrics.value("my_documents_seen", service="counting/rep-0", endpoint="/index") == 4
+    assert metrics.value("my_text_length", "sum") == 3 + 4
+
+
+def test_without_metrics_the_meter_is_a_no_op_not_none():
+    from devkit.observability import NOOP_METER
+
+    assert Counting().meter is NOOP_METER
+    with Deployment(uses=Counting, name="counting", monitoring=True) as dep:  # Prometheus only
+        docs = dep.post("/index", three_docs(), return_type=DocList[TextDoc])
+    assert docs.text == ["a", "b", "c"]  # the no-op instruments took the values without a fuss
