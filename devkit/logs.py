@@ -18,13 +18,15 @@ import pathlib
 import sys
 import threading
 
-__all__ = ["LOG_LEVEL_ENV", "executor_logger", "log_level_from_env", "setup_logging"]
+__all__ = ["LOG_LEVEL_ENV", "applied_log_config", "executor_logger", "log_level_from_env", "setup_logging"]
 
 #: environment variables naming the log level, devkit's first (jina's is honoured too)
 LOG_LEVEL_ENV = ("DEVKIT_LOG_LEVEL", "JINA_LOG_LEVEL")
 _ROOT = "devkit"
 _FORMAT = "%(levelname)s %(name)s: %(message)s"
 _LOCK = threading.Lock()
+#: the ``log_config`` file the last :func:`setup_logging` applied (None: devkit's own setup)
+_applied: str | None = None
 
 
 def executor_logger(name: str) -> logging.Logger:
@@ -91,7 +93,9 @@ def setup_logging(
     ``default`` when it has none yet (a level a program or test set is kept), and a handler if
     neither it nor the root logger has one.
     """
+    global _applied
     with _LOCK:
+        _applied = None if log_config is None else os.path.abspath(log_config)
         if log_config is not None:
             logging.config.dictConfig(_load_config(log_config))
             return
@@ -105,3 +109,10 @@ def setup_logging(
             logger.setLevel(default)
         if not logger.handlers and not logging.getLogger().handlers:
             logger.addHandler(_handler())
+
+
+def applied_log_config() -> str | None:
+    """The ``log_config`` file (absolute) the last :func:`setup_logging` in this process applied,
+    or None. Process-runtime children configure their logging from it too, so an Executor in a
+    child process logs where the same Executor on the thread runtime would."""
+    return _applied

@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from devkit.errors import DevkitError, RuntimeFailToStart
-from devkit.logs import setup_logging
+from devkit.logs import applied_log_config, setup_logging
 from devkit.runtime.base import DEFAULT_GRACE, ServeFn, StopEvent, startup_error, stop_timeout
 
 __all__ = ["ProcessHandle", "start_process"]
@@ -44,9 +44,10 @@ def _context(start_method: str) -> Any:
     return ctx
 
 
-def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
+def _child_main(
+    serve: ServeFn, spec: Any, conn: Connection, name: str, log_config: str | None = None
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides (see the module docstring)
-    setup_logging()  # a forked child starts without the parent's handlers: the level comes from the env
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -66,6 +67,9 @@ def _child_main(serve: ServeFn, spec: Any, conn: Connection, name: str) -> None:
         await serve(spec, lambda *ports: conn.send(("ready", *ports)), stop)
 
     try:
+        # a forked child starts without the parent's handlers: it applies the parent's
+        # log_config file, else devkit's setup with the level from the environment
+        setup_logging(log_config=log_config)
         asyncio.run(main())
     except BaseException as exc:
         with contextlib.suppress(OSError, ValueError):
@@ -101,7 +105,10 @@ class ProcessHandle:
         ctx = _context(os.environ.get("DEVKIT_START_METHOD", "forkserver"))
         self._conn, child_conn = ctx.Pipe()
         self._process = ctx.Process(
-            target=_child_main, args=(serve, spec, child_conn, name), name=f"devkit-{name}", daemon=True
+            target=_child_main,
+            args=(serve, spec, child_conn, name, applied_log_config()),
+            name=f"devkit-{name}",
+            daemon=True,
         )
         self._child_conn = child_conn
         self._port: int | None = None

@@ -113,6 +113,40 @@ def test_log_config_applies_a_dict_config_file(tmp_path, devkit_logger):
     assert "devkit.executor.greeter | greeting 1 documents" in log_file.read_text()
 
 
+@pytest.mark.process
+def test_log_config_reaches_the_executors_of_process_runtime_children(tmp_path, devkit_logger):
+    log_file = tmp_path / "devkit.log"
+    config = tmp_path / "logging.yml"
+    config.write_text(
+        textwrap.dedent(
+            f"""\
+            version: 1
+            formatters:
+              short: {{format: "%(process)d %(name)s | %(message)s"}}
+            handlers:
+              file: {{class: logging.FileHandler, filename: "{log_file}", formatter: short}}
+            loggers:
+              devkit.executor: {{level: INFO, handlers: [file]}}
+            """
+        )
+    )
+    try:
+        with Deployment(
+            uses=LoggingGreeter, name="greeter", runtime="process", log_config=str(config), quiet=True
+        ) as dep:
+            dep.post("/", DocList[TextDoc]([TextDoc()]))
+            (child,) = dep.pids.values()
+    finally:
+        logger = logging.getLogger("devkit.executor")
+        for handler in list(logger.handlers):
+            handler.close()
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+        setup_logging()  # later process children start with devkit's own setup again
+    assert child != os.getpid()
+    assert f"{child} devkit.executor.greeter | greeting 1 documents" in log_file.read_text().splitlines()
+
+
 def test_without_a_terminal_the_handler_writes_plain_lines(devkit_logger, monkeypatch):
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [])  # a program that configured no logging
