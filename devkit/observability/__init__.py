@@ -8,4 +8,12 @@ from devkit.observability.noop import NOOP_METER, NOOP_TRACER, NoOpMeter, NoOpTr
 from devkit.observability.spec import TelemetrySpec
 from devkit.observability.telemetry import Telemetry, start_telemetry
 
-__all__ = ["NOOP_METER", "NOOP_TRACER", "NoOpMeter", "NoOpTracer", "Telemetry", "TelemetrySpec", "start_telemetry"]
+__all__ = [
+    "NOOP_METER",
+    "NOOP_TRACER",
+    "NoOpMeter",
+    "NoOpTracer",
+    "Telemetry",
+    "TelemetrySpec",
+    "start_telemetry",
+]
