@@ -38,15 +38,9 @@ class BatchingConfig:
     flush_all: bool = False
 
     def __post_init__(self) -> None:
-        size = self.preferred_batch_size
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-            raise ConfigError(
-                f"dynamic batching: preferred_batch_size must be a positive integer, got {size!r}"
-            )
-        if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float) or self.timeout <= 0:
-            raise ConfigError(
-                f"dynamic batching: timeout is in milliseconds and must be positive, got {self.timeout!r}"
-            )
+        problems = _value_problems(self.preferred_batch_size, self.timeout)
+        if problems:
+            raise ConfigError("dynamic batching: " + "; ".join(problems))
 
     @property
     def timeout_s(self) -> float:
@@ -54,32 +48,58 @@ class BatchingConfig:
 
     @classmethod
     def parse(cls, value: Any, where: str) -> BatchingConfig | None:
-        """A config from a ``uses_dynamic_batching`` entry; None when it switches batching off."""
+        """A config from a ``uses_dynamic_batching`` entry; None when it switches batching off.
+
+        Raises :class:`ConfigError` naming every problem of the entry at once."""
+        config, problems = cls.read(value, where)
+        if problems:
+            raise ConfigError(f"{where}: " + "; ".join(problems))
+        return config
+
+    @classmethod
+    def read(cls, value: Any, where: str = "dynamic batching") -> tuple[BatchingConfig | None, list[str]]:
+        """``(config, [])`` for a good entry (config None: batching switched off), else
+        ``(None, every problem found)``."""
         if isinstance(value, BatchingConfig):
-            return value
+            return value, []
         if not isinstance(value, Mapping):
-            raise ConfigError(
-                f"{where}: expected a mapping like {{preferred_batch_size: 10, timeout: 200}}, got {value!r}"
-            )
+            return None, [
+                f"expected a mapping like {{preferred_batch_size: 10, timeout: 200}}, got {value!r}"
+            ]
         options = dict(value)
         for name in _NOT_YET:
             if options.get(name):
                 raise NotSupportedYetError(
-                    f"{where}: {name} asks for weighting requests by a custom metric, which devkit does "
-                    "not support yet; remove it (batches are counted in documents)"
+                    f"{where}: {name} asks for weighting requests by a custom metric, which "
+                    "devkit does not support yet; remove it (batches are counted in documents)"
                 )
             options.pop(name, None)
         if not options.pop("use_dynamic_batching", True):
-            return None
-        known = {"preferred_batch_size", "timeout", "flush_all"}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown dynamic batching option(s) {unknown}; known: {sorted(known)}"
-            )
+            return None, []
+        unknown = sorted(set(options) - _KNOWN)
+        problems = (
+            [f"unknown dynamic batching option(s) {unknown}; known: {sorted(_KNOWN)}"] if unknown else []
+        )
         if options.get("timeout") is None:
             options.pop("timeout", None)
-        return cls(**options)
+        problems += _value_problems(
+            options.get("preferred_batch_size"), options.get("timeout", DEFAULT_TIMEOUT_MS)
+        )
+        if problems:
+            return None, problems
+        return cls(**options), []
+
+
+_KNOWN = frozenset({"preferred_batch_size", "timeout", "flush_all"})
+
+
+def _value_problems(size: Any, timeout: Any) -> list[str]:
+    problems = []
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        problems.append(f"preferred_batch_size must be a positive integer, got {size!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        problems.append(f"timeout is in milliseconds and must be positive, got {timeout!r}")
+    return problems
 
 
 def batching_of(fn: Any) -> BatchingConfig | None:

@@ -17,6 +17,7 @@ from devkit.orchestrate.yaml_reload import YamlSource
 from devkit.record.spec import Recording
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
+from devkit.spec.batching import check_dynamic_batching
 from devkit.spec.models import DeploymentSpec, HttpOptions, Polling
 from devkit.spec.topology import ExecutorPlan, Topology, resolve_deployment
 from devkit.spec.unsupported import reject_unsupported
@@ -146,6 +147,7 @@ class Deployment(Orchestrator):
                 ),
             }
         )
+        check_dynamic_batching(self.spec.executor, f"Deployment {name!r}")
         self.quiet = quiet
         self.log_config = log_config
 

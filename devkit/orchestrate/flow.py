@@ -22,6 +22,7 @@ from devkit.orchestrate.yaml_reload import YamlSource
 from devkit.record.spec import Recording
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
+from devkit.spec.batching import check_dynamic_batching
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec, topology_problems
 from devkit.spec.models import (
     DeploymentSpec,
@@ -282,6 +283,7 @@ class Flow(Orchestrator):
                 )
             ),
         )
+        check_dynamic_batching(deployment.executor, f"Flow.add(name={name!r})")
         added = FlowExecutorSpec(
             deployment=deployment,
             needs=need_names,

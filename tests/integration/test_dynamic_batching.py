@@ -285,3 +285,84 @@ def test_a_flow_batches_requests_arriving_through_its_gateway(batch_clock):
         for answer in (first, *rest):
             answer.result(WAIT)
     assert BatchedByConfig.batches == [3]
+
+
+BAD_BATCHING = {
+    "/nope": {"preferred_batch_size": 2},
+    "/bar": {"preferred_batch_size": 0, "timeout": "soon", "size": 3},
+    "plain": {"timeout": -5},
+}
+EVERY_OFFENDER = [
+    r"uses_dynamic_batching\['/nope'\] names an endpoint BatchedByConfig does not serve",
+    r"uses_dynamic_batching\['/bar'\]: unknown dynamic batching option\(s\) \['size'\]",
+    r"preferred_batch_size must be a positive integer, got 0",
+    r"timeout is in milliseconds and must be positive, got 'soon'",
+    r"uses_dynamic_batching\['plain'\] names an endpoint",
+    r"must be positive, got -5",
+]
+
+
+def _assert_names_every_offender(error: pytest.ExceptionInfo) -> None:
+    import re
+
+    message = str(error.value)
+    missing = [pattern for pattern in EVERY_OFFENDER if not re.search(pattern, message)]
+    assert missing == [], message
+
+
+@pytest.mark.parametrize("builder", ["deployment", "flow"])
+def test_bad_batching_is_reported_when_built_listing_every_offender(builder):
+    from devkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="problem") as error:
+        if builder == "deployment":
+            Deployment(uses=BatchedByConfig, uses_dynamic_batching=BAD_BATCHING, quiet=True)
+        else:
+            Flow(quiet=True).add(uses=BatchedByConfig, name="batched", uses_dynamic_batching=BAD_BATCHING)
+    _assert_names_every_offender(error)
+
+
+def test_bad_batching_in_flow_yaml_is_reported_on_load_with_its_line(tmp_path):
+    from devkit.errors import ConfigError
+
+    path = tmp_path / "flow.yml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            jtype: Flow
+            executors:
+              - name: ok
+                uses: BatchedByConfig
+              - name: batched
+                uses: BatchedByConfig
+                uses_dynamic_batching:
+                  /nope: {preferred_batch_size: 2}
+                  /bar: {preferred_batch_size: 0, timeout: soon, size: 3}
+                  plain: {timeout: -5}
+            """
+        )
+    )
+    with pytest.raises(ConfigError, match=r"flow.yml:5: Flow.add\(name='batched'\): 6 problem") as error:
+        Flow.load_config(path)
+    _assert_names_every_offender(error)
+
+
+def test_good_batching_by_class_name_still_serves_after_the_early_check(tmp_path, batch_clock):
+    """The check at build time looks the class up by name, and a good table serves as before."""
+    BatchedByConfig.batches = []
+    dep = Deployment(
+        uses="BatchedByConfig",
+        uses_dynamic_batching={"bar": {"preferred_batch_size": 2, "timeout": 200}},
+        runtime="thread",
+        port=0,
+        host="127.0.0.1",
+        quiet=True,
+    )
+    with dep, ThreadPoolExecutor(2) as pool:
+        answers = [
+            pool.submit(lambda t=t: Client(host="127.0.0.1", port=dep.port).post("/bar", docs(t)))
+            for t in "ab"
+        ]
+        for answer in answers:
+            answer.result(WAIT)
+    assert BatchedByConfig.batches == [2]
