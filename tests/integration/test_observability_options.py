@@ -4,7 +4,6 @@ example's spelling) next to ``traces_exporter_host/port``, and every option surv
 
 from __future__ import annotations
 
-import socket
 import textwrap
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 from devkit import Deployment, Executor, Flow, requests
 from devkit.errors import ConfigError
 from devkit.testing.metrics import scrape
+from devkit.testing.ports import free_port
 from devkit.testing.spans import OtlpReceiver, Spans
 
 HOP = "/jina.JinaSingleDataRequestRPC/process_single_data"
@@ -28,17 +28,6 @@ class Shout(Executor):
         for doc in docs:
             doc.text = doc.text.upper()
         return docs
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @pytest.fixture
@@ -135,7 +124,7 @@ def test_a_misspelt_exporter_key_is_still_reported_with_file_and_line(tmp_path):
 def test_flow_save_config_keeps_tracing_metrics_monitoring_and_log_config(tmp_path):
     log_config = tmp_path / "logging.yml"
     log_config.write_text("version: 1\n")
-    gateway_port, worker_port = _free_ports(2)
+    gateway_port, worker_port = free_port(), free_port()
     flow = Flow(
         tracing=True,
         traces_exporter_host="http://127.0.0.1",
@@ -164,7 +153,7 @@ def test_flow_save_config_keeps_tracing_metrics_monitoring_and_log_config(tmp_pa
 
 @pytest.mark.timeout(60)
 def test_deployment_reloaded_from_saved_yaml_still_traces_and_serves_its_metrics(tmp_path, receiver):
-    (port,) = _free_ports(1)
+    port = free_port()
     log_config = tmp_path / "logging.yml"
     log_config.write_text("version: 1\n")
     source = Deployment(
