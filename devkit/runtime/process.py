@@ -5,9 +5,11 @@ fork from multiprocessing's fork server, a clean process that imported devkit on
 child is ready in tens of milliseconds instead of re-importing docarray and grpc (~1 s).
 The fork server lives as long as the parent process, like multiprocessing's resource
 tracker. ``DEVKIT_START_METHOD=spawn`` starts every child from scratch instead.
-The child reports readiness or its start-up error through a pipe and stops (draining for the
-grace the parent sends) when the parent asks, when the parent's end of the pipe closes, or
-on SIGTERM. It ignores SIGINT: Ctrl-C in a terminal reaches the whole process group, and the
+A child takes the parent's environment as it is when the child starts (as a spawned child
+would; the fork server's own dates from its start) and the ``log_config`` file the parent last
+applied. The child reports readiness or its start-up error through a pipe and stops (draining
+for the grace the parent sends) when the parent asks, when the parent's end of the pipe
+closes, or on SIGTERM. It ignores SIGINT: Ctrl-C in a terminal reaches the whole process group, and the
 parent stops its servers in order (gateway first, so it can still reach every Executor).
 """
 
@@ -45,9 +47,17 @@ def _context(start_method: str) -> Any:
 
 
 def _child_main(
-    serve: ServeFn, spec: Any, conn: Connection, name: str, log_config: str | None = None
+    serve: ServeFn,
+    spec: Any,
+    conn: Connection,
+    name: str,
+    log_config: str | None = None,
+    environ: dict[str, str] | None = None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides (see the module docstring)
+    if environ is not None:  # the parent's environment now, not the fork server's from its start
+        os.environ.clear()
+        os.environ.update(environ)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -106,7 +116,7 @@ class ProcessHandle:
         self._conn, child_conn = ctx.Pipe()
         self._process = ctx.Process(
             target=_child_main,
-            args=(serve, spec, child_conn, name, applied_log_config()),
+            args=(serve, spec, child_conn, name, applied_log_config(), dict(os.environ)),
             name=f"devkit-{name}",
             daemon=True,
         )

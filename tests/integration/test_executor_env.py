@@ -79,3 +79,18 @@ def test_on_the_process_runtime_each_executor_has_its_own_environment() -> None:
     with deployment("red", "red", "process") as red, deployment("blue", "blue", "process") as blue:
         assert (colour(red), colour(blue)) == ("red", "blue")
     assert KEY not in os.environ
+
+
+@pytest.mark.process
+def test_a_process_child_sees_the_parents_environment_as_it_is_when_the_child_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Children fork from a fork server started earlier: they still see what the parent set since."""
+    with Deployment(uses=ReadsColour, name="before", runtime="process", quiet=True) as before:
+        assert colour(before) == "<unset>"  # the fork server is running from here on
+    monkeypatch.setenv(KEY, "set later")
+    with Deployment(uses=ReadsColour, name="after", runtime="process", quiet=True) as after:
+        assert colour(after) == "set later"
+    monkeypatch.delenv(KEY)
+    with Deployment(uses=ReadsColour, name="unset", runtime="process", quiet=True) as unset:
+        assert colour(unset) == "<unset>"

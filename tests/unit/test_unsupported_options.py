@@ -2,11 +2,16 @@
 
 import pytest
 
-from devkit import Deployment, Executor, Flow, NotSupportedYetError
+from devkit import Deployment, Executor, Flow, NotSupportedYetError, requests
 
 
 class Passthrough(Executor):
     pass
+
+
+class Batchable(Executor):
+    @requests
+    def foo(self, docs, **kwargs) -> None: ...
 
 
 OPTIONS = [
@@ -59,4 +64,5 @@ def test_supported_options_still_build():
     Deployment(uses=Passthrough, metrics=False)
     Deployment(uses=Passthrough, reload=True)
     Flow(reload=True).add(uses=Passthrough, reload=True)
-    Deployment(uses=Passthrough, uses_dynamic_batching={"/": {"preferred_batch_size": 4}})
+    # an endpoint the Executor serves: a table naming others is refused when built (test_dynamic_batching)
+    Deployment(uses=Batchable, uses_dynamic_batching={"/": {"preferred_batch_size": 4}})
