@@ -70,8 +70,10 @@ class BatchingConfig:
         for name in _NOT_YET:
             if options.get(name):
                 raise NotSupportedYetError(
-                    f"{where}: {name} asks for weighting requests by a custom metric, which "
-                    "devkit does not support yet; remove it (batches are counted in documents)"
+                    f"{where}: {name}={options[name]!r} asks for batches measured by a function of "
+                    "the documents; jina's dynamic batching documentation defines only "
+                    "preferred_batch_size (a number of documents) and timeout, so devkit counts "
+                    "documents rather than guess what it means; remove it"
                 )
             options.pop(name, None)
         if not options.pop("use_dynamic_batching", True):
@@ -119,8 +121,9 @@ def dynamic_batching(
 ) -> Any:
     """Batch the documents of concurrent requests to this endpoint (stack it under ``@requests``).
 
-    ``timeout`` is in milliseconds (default 10,000). ``custom_metric`` is jina's and not
-    supported yet; ``use_dynamic_batching=False`` leaves the endpoint unbatched.
+    ``timeout`` is in milliseconds (default 10,000). ``custom_metric`` is in jina's signature
+    but not in its documentation, and refused; ``use_dynamic_batching=False`` leaves the
+    endpoint unbatched.
     """
     config = BatchingConfig.parse(
         {

@@ -366,3 +366,32 @@ def test_good_batching_by_class_name_still_serves_after_the_early_check(tmp_path
         for answer in answers:
             answer.result(WAIT)
     assert BatchedByConfig.batches == [2]
+
+
+def test_custom_metric_is_refused_when_built_and_its_off_switch_is_accepted(batch_clock):
+    """jina's docs define preferred_batch_size and timeout only: a custom metric is refused,
+    by name, when the Deployment is built; ``use_custom_metric: false`` alone changes nothing."""
+    from devkit.errors import NotSupportedYetError
+
+    metric = {"preferred_batch_size": 2, "custom_metric": len, "use_custom_metric": True}
+    with pytest.raises(
+        NotSupportedYetError, match=r"uses_dynamic_batching\['/bar'\]: custom_metric=<built-in"
+    ):
+        Deployment(uses=BatchedByConfig, uses_dynamic_batching={"/bar": metric}, quiet=True)
+    BatchedByConfig.batches = []
+    switched_off = {"/bar": {"preferred_batch_size": 2, "timeout": 200, "use_custom_metric": False}}
+    dep = Deployment(
+        uses=BatchedByConfig,
+        uses_dynamic_batching=switched_off,
+        runtime="thread",
+        host="127.0.0.1",
+        quiet=True,
+    )
+    with dep, ThreadPoolExecutor(2) as pool:
+        answers = [
+            pool.submit(lambda t=t: Client(host="127.0.0.1", port=dep.port).post("/bar", docs(t)))
+            for t in "ab"
+        ]
+        for answer in answers:
+            answer.result(WAIT)
+    assert BatchedByConfig.batches == [2]  # counted in documents
