@@ -7,6 +7,7 @@ import threading
 import uuid
 from pathlib import Path
 
+import httpx
 import msgpack
 import numpy as np
 import pytest
@@ -240,3 +241,31 @@ def test_an_empty_recording_says_nothing_was_compared(tmp_path):
         report = replay(tmp_path / "idle", flow)
     assert report.ok and report.requests == []
     assert report.render().endswith("note: the recording holds no requests: nothing was compared")
+
+
+def test_every_front_end_is_recorded_by_the_core(tmp_path):
+    flow = Flow(protocol=["grpc", "http", "websocket"], record=tmp_path / "all", quiet=True).add(uses=Scorer)
+    with flow:
+        ports = flow.ports_by_protocol
+        with Client(host=f"grpc://127.0.0.1:{ports['grpc']}") as client:
+            client.post("/score", _items("over grpc"))
+        answer = httpx.post(
+            f"http://127.0.0.1:{ports['http']}/post",
+            json={"execEndpoint": "/score", "data": [{"text": "over http"}], "parameters": {"weight": 3}},
+            timeout=30,
+        )
+        assert answer.status_code == 200
+        with Client(host=f"ws://127.0.0.1:{ports['websocket']}") as client:
+            client.post("/score", _items("over websocket"))
+    recording = read_recording(tmp_path / "all")
+    assert [[d.text for d in e.docs] for e in recording] == [["over grpc"], ["over http"], ["over websocket"]]
+    assert recording.exchanges[1].parameters == {"weight": 3}
+    assert [d.score for d in recording.exchanges[1].response_docs] == [27.0]
+
+
+@pytest.mark.process
+@pytest.mark.timeout(120)
+def test_a_recording_replays_against_the_process_runtime(grpc_recording):
+    with Flow(protocol="http", runtime="process", quiet=True).add(uses=Scorer, name="scorer") as flow:
+        report = replay(grpc_recording, flow, volatile=("id", "trace"))
+    assert report.ok, report.render()
