@@ -80,7 +80,8 @@ def add_replay_command(commands: Any, parents: list[argparse.ArgumentParser]) ->
     replay.add_argument(
         "--protocol",
         choices=("grpc", "http", "websocket"),
-        help="replay over this protocol (default: the YAML's first; a YAML Flow is given it if missing)",
+        help="replay over this protocol (default: the YAML's first); the YAML's Flow or Deployment "
+        "is made to serve it too when it does not",
     )
     replay.add_argument(
         "--runtime",
@@ -99,7 +100,8 @@ def add_replay_command(commands: Any, parents: list[argparse.ArgumentParser]) ->
         nargs="+",
         default=["id"],
         metavar="FIELD",
-        help="fields never compared: a name at any depth or a dotted path (default: id)",
+        help="fields never compared: a name at any depth or a dotted path (default: id; name id "
+        "again to keep ignoring ids, e.g. --volatile id created)",
     )
     replay.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS", help="per request")
 
