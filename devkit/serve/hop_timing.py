@@ -4,9 +4,10 @@ A load generator that wants to know where a request's time went puts an empty st
 under :data:`LEDGER_KEY` in the request's parameters. Each worker that sees it stamps
 ``time.monotonic_ns()`` at four points (arrival, documents decoded, method started and
 ended) and, on the way out, adds one entry under :data:`LEDGER_KEY` naming itself:
-durations in nanoseconds of ``decode``, ``queue`` (waiting for the Executor's thread or a
-dynamic batch), ``method`` and ``encode`` (results and documents written back), and their
-sum ``total``. A request without the key costs one map lookup; nothing else is recorded.
+durations in nanoseconds of ``decode``, ``queue`` (waiting for the Executor's thread),
+``method`` (for a dynamically batched request: the batch's wait and run, which another
+request's task makes) and ``encode`` (results and documents written back), and their sum
+``total``. A request without the key costs one map lookup; nothing else is recorded.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from docarray import BaseDoc, DocList
 
-from devkit import Executor, requests
+from devkit import Executor, dynamic_batching, requests
 from devkit.cli import main
 from devkit.errors import DevkitError
 from devkit.load import LoadSpec, run, write_latency_svg
@@ -173,9 +173,25 @@ def test_workers_add_timings_only_when_asked(flow_factory):
         assert parts == pytest.approx(entry["total"])
 
 
+class Batched(Executor):
+    @requests(on="/search")
+    @dynamic_batching(preferred_batch_size=4, timeout=50)
+    def search(self, docs: DocList[Query], **kwargs) -> DocList[Query]:
+        return docs
+
+
+def test_dynamically_batched_requests_report_their_wait_with_the_method(flow_factory):
+    flow = flow_factory().add(uses=Batched, name="batched")
+    report = run(flow, LoadSpec(endpoint="/search", concurrency=4, requests=8, duration=None))
+    assert report.ok == 8
+    hops = {row.hop for row in report.ledger}
+    assert {"batched transport", "batched queue", "batched method"} <= hops
+    assert report.row("batched queue").mean_ms == 0.0  # the batch's wait is not split off
+
+
 EXECUTORS = """
 from docarray import BaseDoc, DocList
-from devkit import Executor, requests
+from devkit import Executor, dynamic_batching, requests
 
 
 class LoadQuery(BaseDoc):
