@@ -34,8 +34,13 @@ PACKAGES = ("python3", "python3-venv", "ca-certificates", "tini")
 VENV_PATH = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+#: the extras a worker or gateway in a container may import: HTTP front-ends, and tracing and
+#: metrics (a traced Flow's container workers export spans like any other worker)
+EXTRAS = ("http", "observability")
+
+
 def base_requirements() -> list[str]:
-    """devkit's runtime requirements plus the ``http`` extra: what a worker or gateway imports.
+    """devkit's runtime requirements plus :data:`EXTRAS`: what a worker or gateway imports.
 
     Read from the source tree's pyproject.toml when devkit runs from one (installed metadata
     can be older than the source), else from the installed distribution.
@@ -43,11 +48,12 @@ def base_requirements() -> list[str]:
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     if pyproject.exists():
         project = tomllib.loads(pyproject.read_text())["project"]
-        return sorted({*project["dependencies"], *project["optional-dependencies"]["http"]})
+        extras = project["optional-dependencies"]
+        return sorted({*project["dependencies"], *(r for extra in EXTRAS for r in extras[extra])})
     requirements: list[str] = []
     for requirement in metadata.requires("devkit") or []:
         name, _, marker = requirement.partition(";")
-        if not marker or 'extra == "http"' in marker:
+        if not marker or any(f'extra == "{extra}"' in marker for extra in EXTRAS):
             requirements.append(name.strip())
     return sorted(set(requirements))
 

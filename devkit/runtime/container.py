@@ -6,6 +6,11 @@ docker-proxy accepts TCP before anything listens inside. The container runs with
 so SIGTERM reaches the worker, which drains; it is removed once stopped, and its output is
 forwarded line by line to the ``devkit.container`` logger, prefixed with the server's name.
 A gateway stays on the host (a thread): only workers go into containers.
+
+A worker that traces or exports metrics gets the OpenTelemetry variables a process worker
+would inherit, and its exporters on the host's loopback (a collector, the test kit's span
+receiver) reach it through relays on the Docker bridge (:mod:`devkit.container.host_access`),
+so its spans continue the gateway's trace like any other worker's.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 from typing import Any
 
 from devkit.container import engine
+from devkit.container.host_access import HostAccess, observed_from_container
 from devkit.container.placement import CONTAINER_PORT, ENTRYPOINT, place
 from devkit.errors import RuntimeFailToStart
 from devkit.runtime.base import DEFAULT_GRACE, ServeFn, stop_timeout
@@ -63,6 +69,8 @@ class ContainerHandle:
         self._client: Any = None
         self._container: Any = None
         self._logs: threading.Thread | None = None
+        #: relays to the host's loopback collectors, closed with the container
+        self._host_access: HostAccess | None = None
         self._stopped = False
         #: the container's exit status once stopped: 0 when the worker drained on SIGTERM
         self.exit_code: int | None = None
@@ -75,10 +83,23 @@ class ContainerHandle:
         return self.host, self._port
 
     def start(self) -> ContainerHandle:
-        placement = place(self.spec, base_image())
         self._client = engine.docker_client()
-        engine.started_any = True
-        self._container = self._client.containers.run(
+        access = self._host_access = HostAccess(self.name, self._client)
+        try:
+            telemetry, observed = observed_from_container(self.spec.telemetry, os.environ, access)
+            placement = place(self.spec.model_copy(update={"telemetry": telemetry}), base_image())
+            engine.started_any = True
+            self._container = self._run(placement, observed, access.extra_hosts)
+        except BaseException:
+            access.close()
+            self._client.close()
+            raise
+        self._logs = threading.Thread(target=self._forward_logs, name=f"devkit-logs-{self.name}", daemon=True)
+        self._logs.start()
+        return self
+
+    def _run(self, placement: Any, observed: dict[str, str], extra_hosts: dict[str, str]) -> Any:
+        return self._client.containers.run(
             placement.image,
             placement.command,
             entrypoint=ENTRYPOINT,
@@ -89,13 +110,12 @@ class ContainerHandle:
             environment={
                 "PYTHONUNBUFFERED": "1",
                 **({"PYTHONPATH": ":".join(placement.pythonpath)} if placement.pythonpath else {}),
+                **observed,
             },
+            extra_hosts=extra_hosts or None,
             working_dir=placement.workdir,
             labels={engine.LABEL: self.name, engine.OWNER_LABEL: str(os.getpid())},
         )
-        self._logs = threading.Thread(target=self._forward_logs, name=f"devkit-logs-{self.name}", daemon=True)
-        self._logs.start()
-        return self
 
     def _forward_logs(self) -> None:
         with contextlib.suppress(Exception):  # the container is gone: nothing more to forward
@@ -144,6 +164,8 @@ class ContainerHandle:
             self._container.remove(force=True)
         if self._logs is not None:
             self._logs.join(5.0)
+        if self._host_access is not None:
+            self._host_access.close()
         self._client.close()
 
     def is_alive(self) -> bool:
