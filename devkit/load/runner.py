@@ -54,13 +54,12 @@ def _started(target: Any, spec: LoadSpec) -> Iterator[tuple[Orchestrator | None,
         protocol = spec.protocol or (
             "grpc" if "grpc" in target.ports_by_protocol else next(iter(target.ports_by_protocol), "grpc")
         )
-        port = target.ports_by_protocol.get(protocol)
-        if port is None:
+        if protocol not in target.ports_by_protocol:
             raise ValueError(
                 f"{target.kind} {getattr(target, 'name', '')!r} does not serve {protocol}; it serves "
                 f"{', '.join(target.ports_by_protocol) or 'nothing'}: choose one of those with protocol="
             )
-        dialled = target._dial(Edge(CLIENT, target.entry_name), f"127.0.0.1:{port}")
+        dialled = target._dial(Edge(CLIENT, target.entry_name), str(target.front_address(protocol)))
         label = getattr(target, "name", "")
         name = target.kind if label in ("", target.kind, "executor") else f"{target.kind} {label!r}"
         yield target, parse_address(dialled, None, protocol, False), name

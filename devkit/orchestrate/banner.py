@@ -9,13 +9,15 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from devkit.runtime.address import dialable
+
 __all__ = ["print_banner"]
 
 
 def print_banner(kind: str, host: str, ports: Mapping[str, int]) -> None:
     """One row per protocol; HTTP also links its Swagger UI and ReDoc pages."""
     table = Table.grid(padding=(0, 2))
-    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    local = dialable(host)
     for protocol, port in ports.items():
         scheme = {"grpc": "grpc", "http": "http", "websocket": "ws"}.get(protocol, protocol)
         table.add_row(protocol.upper(), f"{scheme}://{local}:{port}")

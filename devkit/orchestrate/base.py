@@ -15,6 +15,7 @@ from devkit.orchestrate.addressing import CLIENT, AddressRewriter, Edge, rewrite
 from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.handles import HandleGroup
 from devkit.orchestrate.yaml_reload import YamlSource
+from devkit.runtime.address import Address
 from devkit.runtime.base import DEFAULT_GRACE
 from devkit.spec.models import GatewaySpec
 from devkit.spec.topology import Topology
@@ -45,6 +46,8 @@ class Orchestrator:
         self._state = State.NEW
         self._client: Client | None = None
         self.port: int | None = None
+        #: the host the front door answers on, as dialled from this machine (set once started)
+        self.host: str | None = None
         #: each protocol the front door serves, with its port (the first is ``port``)
         self.ports_by_protocol: dict[str, int] = {}
         self.quiet = False
@@ -86,14 +89,22 @@ class Orchestrator:
         """Start the gateway (one front-end per protocol), learn its ports, print the banner."""
         from devkit.serve.gateway.runner import run_gateway
 
-        self._group.start_batch(runtime, [(gateway.name, run_gateway, gateway)], timeout)
+        (address,) = self._group.start_batch(runtime, [(gateway.name, run_gateway, gateway)], timeout)
         ports = self._group.handles[-1].all_ports
-        self.ports_by_protocol = {
-            listener.protocol: port for listener, port in zip(gateway.protocols, ports, strict=True)
-        }
-        self.port = ports[0]
+        self._serving(address, dict(zip((p.protocol for p in gateway.protocols), ports, strict=True)))
+
+    def _serving(self, front: Address, ports_by_protocol: dict[str, int]) -> None:
+        """The front door is ready at ``front`` (its first port), one port per protocol: say so."""
+        self.host, self.port = front.host, front.port
+        self.ports_by_protocol = ports_by_protocol
         if not self.quiet:
-            print_banner(self.kind, gateway.host, self.ports_by_protocol)
+            print_banner(self.kind, front.host, self.ports_by_protocol)
+
+    def front_address(self, protocol: str) -> Address:
+        """Where the front door serves ``protocol``, as a client on this machine dials it."""
+        if self.host is None or protocol not in self.ports_by_protocol:
+            raise RuntimeError(f"start the {self.kind} first (use `with` or .start())")
+        return Address(self.host, self.ports_by_protocol[protocol])
 
     # -- what runs, and its export (devkit.export) ----------------------------------------
     @property
@@ -207,11 +218,8 @@ class Orchestrator:
             raise RuntimeError(f"start the {self.kind} first (use `with` or .start())")
         if self._client is None:
             # gRPC when the front door speaks it (the fastest), else its first protocol
-            protocol, port = next(
-                ((p, port) for p, port in self.ports_by_protocol.items() if p == "grpc"),
-                next(iter(self.ports_by_protocol.items()), ("grpc", self.port)),
-            )
-            address = self._dial(Edge(CLIENT, self.entry_name), f"127.0.0.1:{port}")
+            protocol = "grpc" if "grpc" in self.ports_by_protocol else next(iter(self.ports_by_protocol))
+            address = self._dial(Edge(CLIENT, self.entry_name), str(self.front_address(protocol)))
             self._client = Client(
                 host=address, protocol=protocol, observers=self.observers, **self._client_tracing()
             )
@@ -250,3 +258,8 @@ class Orchestrator:
     def ports(self) -> list[int]:
         """Every port this orchestrator's servers listened on (gateway and workers)."""
         return list(self._group.ports)
+
+    @property
+    def addresses(self) -> list[Address]:
+        """Every address this orchestrator's servers listened on: each port with its host."""
+        return list(self._group.addresses)

@@ -11,7 +11,6 @@ from devkit.errors import ConfigError
 from devkit.hub import resolve_hub_uses
 from devkit.observability.spec import TelemetrySpec
 from devkit.orchestrate.addressing import Edge
-from devkit.orchestrate.banner import print_banner
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.yaml_reload import YamlSource
 from devkit.record.spec import Recording
@@ -180,17 +179,14 @@ class Deployment(Orchestrator):
         self._check_runtimes(topology)
         (plan,) = topology.executors
         items = [(worker.display_name, run_worker, worker) for worker in plan.workers]
-        ports = self._group.start_batch(topology.runtime, items, topology.timeout_ready)
+        addresses = self._group.start_batch(topology.runtime, items, topology.timeout_ready)
         if topology.gateway is None:
-            self.port = ports[0]
-            self.ports_by_protocol = {"grpc": self.port}
-            if not self.quiet:
-                print_banner(self.kind, self.spec.host, self.ports_by_protocol)
+            self._serving(addresses[0], {"grpc": addresses[0].port})
             return
 
         def address_of(plan: ExecutorPlan, shard: int, replica: int) -> str:
-            port = ports[shard * plan.replicas + replica]
-            return self._dial(Edge("gateway", plan.name, shard, replica), f"127.0.0.1:{port}")
+            address = addresses[shard * plan.replicas + replica]
+            return self._dial(Edge("gateway", plan.name, shard, replica), str(address))
 
         self._start_gateway(topology.gateway_spec(address_of), topology.runtime, topology.timeout_ready)
 

@@ -20,6 +20,7 @@ from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
 from devkit.orchestrate.yaml_reload import YamlSource
 from devkit.record.spec import Recording
+from devkit.runtime.address import Address
 from devkit.runtime.default import default_runtime
 from devkit.serve.worker import run_worker
 from devkit.spec.batching import check_dynamic_batching
@@ -230,6 +231,11 @@ class Flow(Orchestrator):
             self._unfloat(need_names)
         if external or (host is not None and port is None and ":" in str(host)):
             external = True
+        elif host is not None and not isinstance(host, str):
+            raise ConfigError(
+                f"Flow.add(name={name!r}) got host={host!r}: a local Executor binds one host; "
+                "pass external=True for replicas served elsewhere"
+            )
         defaults = self._defaults
         deployment = DeploymentSpec(
             name=name,
@@ -247,7 +253,7 @@ class Flow(Orchestrator):
                     "reload": reload or defaults["reload"],
                 }
             ),
-            host="127.0.0.1",
+            host=host if isinstance(host, str) and not external else "127.0.0.1",  # where its workers bind
             replicas=replicas,
             shards=shards,
             polling=parse_polling(polling),
@@ -428,21 +434,21 @@ class Flow(Orchestrator):
             enforce_contracts(self)
         topology = resolve_flow(self.spec)  # validates the topology before anything starts
         self._check_runtimes(topology)
-        ports = self._start_workers(topology)
+        addresses = self._start_workers(topology)
 
         def address_of(plan: ExecutorPlan, shard: int, replica: int) -> str:
             edge = Edge("gateway", plan.name, shard, replica)
             if plan.external:
                 return self._dial(edge, plan.external_addresses[replica])
-            return self._dial(edge, f"127.0.0.1:{ports[(plan.name, shard, replica)]}")
+            return self._dial(edge, str(addresses[(plan.name, shard, replica)]))
 
         gateway = topology.gateway_spec(address_of)
         self._start_gateway(gateway, topology.runtime, topology.timeout_ready)
         self._nodes = gateway.nodes
 
-    def _start_workers(self, topology: Topology) -> dict[tuple[str, int, int], int]:
-        """Start every worker of every local Executor at once; return (name, shard, replica) -> port."""
-        ports: dict[tuple[str, int, int], int] = {}
+    def _start_workers(self, topology: Topology) -> dict[tuple[str, int, int], Address]:
+        """Start every worker of every local Executor at once; return (name, shard, replica) -> address."""
+        addresses: dict[tuple[str, int, int], Address] = {}
         by_runtime: dict[str, list[tuple[ExecutorPlan, WorkerSpec]]] = {}
         for plan in topology.executors:
             for worker in plan.workers:
@@ -453,9 +459,9 @@ class Flow(Orchestrator):
             started = self._group.start_batch(
                 runtime, [(w.display_name, run_worker, w) for _, w in workers], batch_timeout
             )
-            for (plan, worker), port in zip(workers, started, strict=True):
-                ports[(plan.name, worker.shard_id, worker.replica_id)] = port
-        return ports
+            for (plan, worker), address in zip(workers, started, strict=True):
+                addresses[(plan.name, worker.shard_id, worker.replica_id)] = address
+        return addresses
 
     def is_flow_ready(self, timeout: float = 3.0) -> bool:
         return self.client.is_flow_ready(timeout)

@@ -9,7 +9,7 @@ from typing import Any
 
 from devkit.errors import RuntimeFailToStart
 from devkit.orchestrate.supervisor import Supervisor
-from devkit.runtime import Handle, ProcessHandle, ServeFn, start
+from devkit.runtime import Address, Handle, ProcessHandle, ServeFn, start
 from devkit.runtime.base import DEFAULT_GRACE
 
 __all__ = ["HandleGroup"]
@@ -39,13 +39,14 @@ class HandleGroup:
         self.restart_on_crash = restart_on_crash
         self.handles: list[Handle] = []
         self.ports: list[int] = []  # every port a server of this group listened on
+        self.addresses: list[Address] = []  # ... each with the host it listened on
         self._lock = threading.Lock()
         self._supervisor: Supervisor | None = None
 
     def start_batch(
         self, runtime: str, items: Sequence[tuple[str, ServeFn, Any]], timeout: float | None
-    ) -> list[int]:
-        """Start every ``(name, serve, spec)`` at once, then wait for all; return their ports.
+    ) -> list[Address]:
+        """Start every ``(name, serve, spec)`` at once, then wait for all; return their addresses.
 
         If any fails, everything this group started is stopped before the error is raised,
         so a failed start leaves nothing behind.
@@ -54,21 +55,23 @@ class HandleGroup:
         with self._lock:
             self.handles.extend(batch)
         deadline = None if timeout is None else time.monotonic() + timeout
-        ports: list[int] = []
+        addresses: list[Address] = []
         try:
             for handle in batch:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                ports.append(handle.wait_ready(left))
+                addresses.append(handle.wait_ready(left))
         except RuntimeFailToStart:
             self.stop_all()
             raise
-        self.ports.extend(port for handle in batch for port in handle.all_ports)
+        for handle in batch:
+            self.ports.extend(handle.all_ports)
+            self.addresses.extend(Address(handle.address.host, port) for port in handle.all_ports)
         if self.restart_on_crash:
             for (name, serve, spec), handle in zip(items, batch, strict=True):
                 if isinstance(handle, ProcessHandle) and hasattr(spec, "model_copy"):
                     pinned = _pinned(spec, handle.all_ports)  # a restart listens where it did
                     self._supervise().watch(name, serve, pinned, handle, timeout)
-        return ports
+        return addresses
 
     def _supervise(self) -> Supervisor:
         if self._supervisor is None:

@@ -97,7 +97,7 @@ def _address(target: Any, protocol: str | None) -> tuple[str, str]:
                 f"it serves {', '.join(ports)}: pass protocol= one of those"
             )
         scheme = {"grpc": "grpc", "http": "http", "websocket": "ws"}[chosen]
-        return f"{scheme}://127.0.0.1:{ports[chosen]}", chosen
+        return f"{scheme}://{target.front_address(chosen)}", chosen
     if isinstance(target, str):
         from devkit.client.address import parse_address
 

@@ -1,5 +1,7 @@
 """Runtimes start servers from specs and return handles; every kind shares one contract.
 
+A handle reports where its server answers as one :class:`Address` (host and port).
+
 The kinds are named once (:data:`devkit.spec.models.RUNTIME_KINDS`); :data:`STARTERS` maps
 each to the function that starts a server on it.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from devkit.runtime.address import Address
 from devkit.runtime.base import Handle, ServeFn
 from devkit.runtime.process import ProcessHandle, start_process
 from devkit.runtime.thread import ThreadHandle, start_thread
@@ -16,6 +19,7 @@ from devkit.spec.models import RUNTIME_KINDS
 
 __all__ = [
     "STARTERS",
+    "Address",
     "Handle",
     "ProcessHandle",
     "ServeFn",

@@ -7,14 +7,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from devkit.errors import DevkitError, RuntimeFailToStart
+from devkit.runtime.address import Address
 
 __all__ = [
     "DEFAULT_GRACE",
     "STOP_MARGIN",
+    "Address",
     "Handle",
     "ServeFn",
     "StopEvent",
     "grace_of",
+    "ready_address",
     "startup_error",
     "stop_timeout",
 ]
@@ -56,20 +59,33 @@ def stop_timeout(timeout: float | None, grace: float | None) -> float | None:
 class Handle(Protocol):
     """A server started by a runtime.
 
-    ``wait_ready`` returns the bound port or raises ``RuntimeFailToStart`` naming the
-    server and the cause; ``stop`` is idempotent and returns once nothing is left running:
-    the server answers the requests it accepted for up to ``grace`` seconds first.
+    ``wait_ready`` returns the server's :class:`Address` (the host it bound, as dialled from
+    this machine, and its first port) or raises ``RuntimeFailToStart`` naming the server and
+    the cause; ``stop`` is idempotent and returns once nothing is left running: the server
+    answers the requests it accepted for up to ``grace`` seconds first.
     """
 
     name: str
-    #: every port the server listens on, once ready; the first is what ``wait_ready`` returns
+    #: every port the server listens on, once ready; the first is ``address.port``
     all_ports: tuple[int, ...]
 
-    def wait_ready(self, timeout: float | None) -> int: ...
+    @property
+    def address(self) -> Address:
+        """Where the server answers, once ready (``RuntimeError`` before)."""
+        ...
+
+    def wait_ready(self, timeout: float | None) -> Address: ...
 
     def stop(self, timeout: float | None = None, *, grace: float | None = DEFAULT_GRACE) -> None: ...
 
     def is_alive(self) -> bool: ...
+
+
+def ready_address(name: str, host: str, port: int | None) -> Address:
+    """What a handle's ``address`` returns: ``host`` and ``port`` once the server is ready."""
+    if port is None:
+        raise RuntimeError(f"{name} is not ready yet: call wait_ready() before asking its address")
+    return Address(host, port)
 
 
 def startup_error(name: str, exc: BaseException) -> Exception:

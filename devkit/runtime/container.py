@@ -26,7 +26,8 @@ from devkit.container import engine
 from devkit.container.host_access import HostAccess, observed_from_container
 from devkit.container.placement import CONTAINER_PORT, ENTRYPOINT, place
 from devkit.errors import RuntimeFailToStart
-from devkit.runtime.base import DEFAULT_GRACE, ServeFn, stop_timeout
+from devkit.runtime.address import Address, bound_host
+from devkit.runtime.base import DEFAULT_GRACE, ServeFn, ready_address, stop_timeout
 from devkit.runtime.thread import start_thread
 from devkit.spec.models import WorkerSpec
 
@@ -63,7 +64,8 @@ class ContainerHandle:
     def __init__(self, name: str, spec: WorkerSpec) -> None:
         self.name = name
         self.spec = spec
-        self.host = "127.0.0.1" if spec.host in ("0.0.0.0", "", "localhost") else spec.host
+        #: where the engine publishes the worker's port (its spec's host), as dialled from here
+        self.host = bound_host(spec)
         self.all_ports: tuple[int, ...] = ()
         self._port: int | None = None
         self._client: Any = None
@@ -76,11 +78,9 @@ class ContainerHandle:
         self.exit_code: int | None = None
 
     @property
-    def address(self) -> tuple[str, int]:
-        """Where the worker answers, from the host: (host, published port)."""
-        if self._port is None:
-            raise RuntimeError(f"{self.name} is not ready yet")
-        return self.host, self._port
+    def address(self) -> Address:
+        """Where the worker answers, from the host: its host and published port."""
+        return ready_address(self.name, self.host, self._port)
 
     def start(self) -> ContainerHandle:
         self._client = engine.docker_client()
@@ -127,9 +127,9 @@ class ContainerHandle:
         bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
         return int(bindings[0]["HostPort"]) if bindings else None
 
-    def wait_ready(self, timeout: float | None) -> int:
+    def wait_ready(self, timeout: float | None) -> Address:
         if self._port is not None:
-            return self._port
+            return self.address
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._container.reload()
@@ -143,7 +143,7 @@ class ContainerHandle:
             if port is not None and grpc_serving(port, self.host):
                 self._port = port
                 self.all_ports = (port,)
-                return port
+                return self.address
             if deadline is not None and time.monotonic() >= deadline:
                 raise RuntimeFailToStart(
                     f"{self.name}'s container did not become ready within {timeout:g} s; "

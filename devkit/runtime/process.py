@@ -29,7 +29,15 @@ from typing import Any
 
 from devkit.errors import DevkitError, RuntimeFailToStart
 from devkit.logs import applied_log_config, setup_logging
-from devkit.runtime.base import DEFAULT_GRACE, ServeFn, StopEvent, startup_error, stop_timeout
+from devkit.runtime.address import Address, bound_host
+from devkit.runtime.base import (
+    DEFAULT_GRACE,
+    ServeFn,
+    StopEvent,
+    ready_address,
+    startup_error,
+    stop_timeout,
+)
 
 __all__ = ["ProcessHandle", "start_process"]
 
@@ -121,6 +129,8 @@ class ProcessHandle:
             daemon=True,
         )
         self._child_conn = child_conn
+        #: the host the server binds (from its spec), as dialled from this machine
+        self.host = bound_host(spec)
         self._port: int | None = None
         self.stopping = False  # set by stop(): the child's exit is then expected
         self.all_ports: tuple[int, ...] = ()
@@ -130,9 +140,13 @@ class ProcessHandle:
         self._child_conn.close()
         return self
 
-    def wait_ready(self, timeout: float | None) -> int:
+    @property
+    def address(self) -> Address:
+        return ready_address(self.name, self.host, self._port)
+
+    def wait_ready(self, timeout: float | None) -> Address:
         if self._port is not None:
-            return self._port
+            return self.address
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -144,7 +158,7 @@ class ProcessHandle:
                 if message[0] == "ready":
                     self._port = int(message[1])
                     self.all_ports = tuple(int(port) for port in message[1:])
-                    return self._port
+                    return self.address
                 raise _child_error(self.name, message)
             if not self._process.is_alive() and not self._conn.poll():
                 raise RuntimeFailToStart(

@@ -11,7 +11,15 @@ import threading
 from typing import Any
 
 from devkit.errors import RuntimeFailToStart
-from devkit.runtime.base import DEFAULT_GRACE, ServeFn, StopEvent, startup_error, stop_timeout
+from devkit.runtime.address import Address, bound_host
+from devkit.runtime.base import (
+    DEFAULT_GRACE,
+    ServeFn,
+    StopEvent,
+    ready_address,
+    startup_error,
+    stop_timeout,
+)
 
 __all__ = ["ThreadHandle", "start_thread"]
 
@@ -24,6 +32,8 @@ class ThreadHandle:
         self._loop = asyncio.new_event_loop()
         self._stop_event = StopEvent()
         self._ready = threading.Event()
+        #: the host the server binds (from its spec), as dialled from this machine
+        self.host = bound_host(spec)
         self._port: int | None = None
         self.all_ports: tuple[int, ...] = ()
         self._error: BaseException | None = None
@@ -57,7 +67,11 @@ class ThreadHandle:
         self.all_ports = (port, *more_ports)
         self._ready.set()
 
-    def wait_ready(self, timeout: float | None) -> int:
+    @property
+    def address(self) -> Address:
+        return ready_address(self.name, self.host, self._port)
+
+    def wait_ready(self, timeout: float | None) -> Address:
         if not self._ready.wait(timeout):
             raise RuntimeFailToStart(
                 f"{self.name} did not become ready within {timeout:g} s; "
@@ -70,7 +84,7 @@ class ThreadHandle:
             raise error from self._error
         if self._port is None:
             raise RuntimeFailToStart(f"{self.name} stopped before it was ready")
-        return self._port
+        return self.address
 
     def stop(self, timeout: float | None = None, *, grace: float | None = DEFAULT_GRACE) -> None:
         """Drain for up to ``grace`` seconds, then stop; wait ``timeout`` (default: grace + margin)."""

@@ -193,6 +193,8 @@ def _flow_executor_to_yaml(spec: FlowSpec) -> list[dict[str, Any]]:
         if e.external:
             item.update(external=True, host=list(e.external_addresses))
             item.pop("uses", None)
+        elif d.host != "127.0.0.1":  # where its workers bind
+            item["host"] = d.host
         items.append(item)
         if not e.floating:
             previous = e.name

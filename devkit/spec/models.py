@@ -311,10 +311,15 @@ class DeploymentSpec(_Spec):
         return value
 
     def worker_specs(self) -> list[WorkerSpec]:
+        """One per replica of each shard, bound to this Deployment's host (loopback for a wildcard)."""
+        from devkit.runtime.address import dialable  # devkit.runtime imports this module
+
+        host = dialable(self.host)
         return [
             WorkerSpec(
                 name=self.name,
                 executor=self.executor,
+                host=host,
                 replicas=self.replicas,
                 shards=self.shards,
                 replica_id=replica,

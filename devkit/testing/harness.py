@@ -14,6 +14,7 @@ from devkit.orchestrate.addressing import CLIENT, Edge, rewrite
 from devkit.orchestrate.base import Orchestrator
 from devkit.orchestrate.deployment import Deployment
 from devkit.orchestrate.flow import Flow
+from devkit.runtime.address import Address
 from devkit.runtime.default import RUNTIMES
 from devkit.testing.leaks import Snapshot, leaked_since, open_ports, snapshot
 from devkit.testing.observe import RouteRecorder
@@ -87,8 +88,7 @@ class TestHarness:
         if isinstance(target, Orchestrator):
             if target.port is None:
                 raise RuntimeError("start the Flow/Deployment before asking for its client")
-            port = target.ports_by_protocol.get(protocol)
-            if port is None:
+            if protocol not in target.ports_by_protocol:
                 served = ", ".join(target.ports_by_protocol) or "none"
                 raise ValueError(
                     f"the {target.kind} does not serve {protocol!r} (it serves {served}); "
@@ -97,7 +97,7 @@ class TestHarness:
             if id(target) in self.recorders:
                 kwargs.setdefault("observers", [self.recorders[id(target)]])
             edge = Edge(CLIENT, target.entry_name)
-            address = rewrite(target.address_rewriters, edge, f"{LOOPBACK}:{port}")
+            address = rewrite(target.address_rewriters, edge, str(target.front_address(protocol)))
             client = Client(host=address, protocol=protocol, **kwargs)
         elif isinstance(target, int):
             client = Client(host=LOOPBACK, port=target, protocol=protocol, **kwargs)
@@ -111,13 +111,13 @@ class TestHarness:
         problems: list[str] = []
         for client in self.clients:
             client.close()
-        ports: list[int] = []
+        addresses: list[Address] = []
         for orchestrator in reversed(self.orchestrators):
-            ports.extend(orchestrator.ports)
+            addresses.extend(orchestrator.addresses)
             try:
                 orchestrator.close()
             except Exception as exc:
                 problems.append(f"{orchestrator.kind} did not close cleanly: {exc}")
         problems.extend(leaked_since(self.baseline))
-        problems.extend(f"port {port} still listening" for port in open_ports(ports))
+        problems.extend(f"{address} still listening" for address in open_ports(addresses))
         return problems

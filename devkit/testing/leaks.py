@@ -6,9 +6,15 @@ import multiprocessing
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+from devkit.runtime.address import Address
 
 __all__ = ["Snapshot", "leaked_since", "listening", "open_ports", "snapshot"]
+
+_P = TypeVar("_P", int, Address)
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,16 @@ def listening(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def open_ports(ports: list[int], grace: float = 2.0) -> list[int]:
-    """The ports among ``ports`` still listening after up to ``grace`` seconds."""
+def open_ports(ports: Sequence[_P], grace: float = 2.0) -> list[_P]:
+    """The ports among ``ports`` (on loopback, or each at its :class:`Address`) still listening
+    after up to ``grace`` seconds."""
     deadline = time.monotonic() + grace
     while True:
-        still = [port for port in ports if listening(port)]
+        still = [
+            port
+            for port in ports
+            if (listening(port.port, port.host) if isinstance(port, Address) else listening(port))
+        ]
         if not still or time.monotonic() >= deadline:
             return still
         time.sleep(0.05)
