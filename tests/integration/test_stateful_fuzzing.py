@@ -85,7 +85,7 @@ def bounded(**changes) -> settings:
 def failing_report(machine) -> tuple[str, list[str], str]:
     """Run ``machine`` expecting a failure: (message, Hypothesis' steps, the printed reproduction)."""
     with pytest.raises(AssertionError) as failure:
-        run_state_machine_as_test(machine, settings=bounded(max_examples=30))
+        run_state_machine_as_test(machine, settings=bounded(max_examples=30, stateful_step_count=5))
     notes = getattr(failure.value, "__notes__", [])
     steps = [line for line in notes if line.startswith("state.")]
     (reproduction,) = [line for line in notes if line.startswith("# devkit:")]
@@ -103,45 +103,46 @@ def test_the_machine_runs_green_against_a_correct_flow_with_faults_and_kills():
     run_state_machine_as_test(machine, settings=bounded())
 
 
+def driver_lines(reproduction: str) -> list[str]:
+    return [line.strip() for line in reproduction.splitlines() if line.strip().startswith("driver.")]
+
+
 @pytest.mark.timeout(180)
 def test_a_dropped_document_is_found_and_shrunk_to_the_one_post_of_three():
     message, steps, reproduction = failing_report(
         flow_state_machine(make_dropping_flow, endpoints=["/index"])
     )
-    assert "came back as [d0, d1]: lost d2" in message
-    assert steps == ["state.post(request=Post('/index', [Doc(), Doc(), Doc()]))", "state.teardown()"]
-    assert reproduction.splitlines()[-2:] == [
-        "    with FlowDriver(make_dropping_flow, endpoints=['/index']) as driver:",
-        "        driver.post('/index', [Doc(), Doc(), Doc()])",
-    ]
+    assert "came back as [" in message and "lost d" in message
+    assert steps[-2:] == ["state.post(request=Post('/index', [Doc(), Doc(), Doc()]))", "state.teardown()"]
+    assert "    with FlowDriver(make_dropping_flow, endpoints=['/index']) as driver:" in reproduction
+    assert driver_lines(reproduction) == ["driver.post('/index', [Doc(), Doc(), Doc()])"]
+    assert (
+        "# it fails with InvariantViolation: post('/index', 3 documents [d0, d1, d2], request_size=3): "
+        "the answer to the request of [d0, d1, d2] came back as [d0, d1]: lost d2"
+    ) in reproduction
 
 
 @pytest.mark.timeout(180)
 def test_the_printed_reproduction_runs_and_fails_the_same_way():
-    message, _, reproduction = failing_report(flow_state_machine(make_dropping_flow, endpoints=["/index"]))
+    _, _, reproduction = failing_report(flow_state_machine(make_dropping_flow, endpoints=["/index"]))
     namespace: dict[str, object] = {}
     exec(compile(reproduction, "<reproduction>", "exec"), namespace)
     (test,) = [value for name, value in namespace.items() if name.startswith("test_")]
     with pytest.raises(InvariantViolation) as replayed:
         test()
-    assert str(replayed.value) == message
+    assert f"# it fails with InvariantViolation: {replayed.value}" in reproduction
 
 
 @pytest.mark.timeout(240)
 def test_a_duplicate_after_a_restart_is_shrunk_to_kill_restart_post():
     machine = flow_state_machine(make_duplicating_flow, endpoints=["/index"], faults=False)
     message, steps, reproduction = failing_report(machine)
-    assert "duplicated or added d0" in message
-    assert steps == [
-        "state.kill_replica(replica=('encoder', 0, 0))",
-        "state.restart_replicas()",
-        "state.post(request=Post('/index', [Doc()]))",
-        "state.teardown()",
-    ]
-    assert reproduction.splitlines()[-3:] == [
-        "        driver.kill_replica('encoder', 0)",
-        "        driver.restart_replicas()",
-        "        driver.post('/index', [Doc()])",
+    assert "duplicated or added d" in message
+    assert "state.restart_replicas()" in steps
+    assert driver_lines(reproduction) == [
+        "driver.kill_replica('encoder', 0)",
+        "driver.restart_replicas()",
+        "driver.post('/index', [Doc()])",
     ]
 
 
@@ -237,10 +238,10 @@ def test_strict_fails_an_error_while_the_flow_is_healthy_and_names_the_executor(
     machine = flow_state_machine(
         lambda: Flow().add(uses=RefusesEmptyText, name="checker"), endpoints=["/index"], strict=True
     )
-    message, steps, reproduction = failing_report(machine)
+    message, _, reproduction = failing_report(machine)
     assert "failed although no fault was in place and every replica was up" in message
     assert "Executor 'checker' raised ValueError" in message
-    assert steps == ["state.post(request=Post('/index', [Doc()]))", "state.teardown()"]
+    assert driver_lines(reproduction) == ["driver.post('/index', [Doc()])"]
     assert "strict=True) as driver:" in reproduction
 
 

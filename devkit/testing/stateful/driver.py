@@ -200,7 +200,7 @@ class FlowDriver:
         sent = DocList[request_schema]([self._numbered(doc) for doc in docs])  # type: ignore[valid-type]
         size = request_size or max(1, len(sent))
         chunks = [list(sent.id[i : i + size]) for i in range(0, len(sent), size)] if len(sent) else [[]]
-        step = f"post({endpoint!r}, {len(sent)} documents [{_ids(sent.id)}], request_size={size})"
+        step = f"post({endpoint!r}, {len(sent)} document{'' if len(sent) == 1 else 's'} [{_ids(sent.id)}], request_size={size})"
         outcome = PostOutcome(requests=max(1, math.ceil(len(sent) / size)))
         answers: list[Response] = []
         failed: list[Response] = []

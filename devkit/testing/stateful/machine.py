@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from devkit.orchestrate.flow import Flow
-from devkit.testing.stateful.codegen import Code, callable_source
 from devkit.testing.stateful.driver import FlowDriver
 from devkit.testing.stateful.replicas import can_kill
+from devkit.testing.stateful.reproduce import Reproduction, minimize
+from devkit.testing.stateful.steps import Step
 from devkit.testing.strategies import docs_strategy
 
 __all__ = ["DEFAULT_SETTINGS", "FAULTS", "Post", "flow_state_machine"]
@@ -50,14 +51,9 @@ class Post:
         self.docs = list(docs)
         self.request_size = request_size
 
-    def arguments(self, code: Code) -> str:
-        """``'/index', [Doc(...)], request_size=2`` as :meth:`FlowDriver.post` takes them."""
-        docs = ", ".join(code.doc(doc) for doc in self.docs)
-        size = "" if self.request_size is None else f", request_size={self.request_size}"
-        return f"{self.endpoint!r}, [{docs}]{size}"
-
     def __repr__(self) -> str:
-        return f"Post({self.arguments(Code())})"
+        call = Step.of("post", self.endpoint, self.docs, request_size=self.request_size)
+        return "Post" + str(call).removeprefix("driver.post")
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # Hypothesis prints steps with this
         printer.text(repr(self))
@@ -129,104 +125,76 @@ def flow_state_machine(
     faults = faults and bool(edges)
     kills = kills and bool(replicas)
 
+    def make_driver() -> FlowDriver:
+        return FlowDriver(flow_factory, **options)
+
     class Machine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.driver = FlowDriver(flow_factory, **options)
-            self.steps: list[str] = []
-            self.failed = False
+            self.driver = make_driver()
+            self.steps: list[Step] = []
+            self.failure: BaseException | None = None
             try:
                 self.driver.start()
             except BaseException:
-                note(self.reproduction())
+                note(self.reproduction().source())
                 raise
 
-        def _do(self, line: str | None, action: Callable[[], Any]) -> None:
-            if line is not None:
-                self.steps.append(line)
+        def _do(self, step: Step) -> None:
+            self.steps.append(step)
             try:
-                action()
-            except BaseException:
-                self.failed = True  # teardown notes the reproduction, after Hypothesis' own steps
+                step.run(self.driver)
+            except BaseException as exc:
+                self.failure = exc  # teardown notes the reproduction, after Hypothesis' own steps
                 raise
 
-        def reproduction(self) -> str:
-            """A pytest test that replays this run's steps (the shrunk ones, when it failed)."""
-            code = Code()
-            body = [_render(line, code) for line in self.steps]
-            factory = callable_source(flow_factory, code)
-            code.need(FlowDriver, module="devkit.testing.stateful")
-            extra = "".join(
-                f", {key}={value!r}"
-                for key, value in options.items()
-                if key not in ("endpoints", "schemas") and value != _DEFAULTS[key]
-            )
-            if options["schemas"]:
-                schemas_code = ", ".join(
-                    f"{endpoint!r}: ({_name(request, code)}, {_name(response, code)})"
-                    for endpoint, (request, response) in options["schemas"].items()
-                )
-                extra += f", schemas={{{schemas_code}}}"
-            lines = [
-                "# devkit: the failing run as a test; paste it into the module that defines the Flow factory",
-                *code.imports(),
-                "",
-                "",
-                f"def test_{_snake(name)}_reproduction():",
-                f"    with FlowDriver({factory}, endpoints={options['endpoints']!r}{extra}) as driver:",
-                *(f"        {line}" for line in body or ["pass"]),
-            ]
-            return "\n".join(lines)
+        def reproduction(self) -> Reproduction:
+            """This run's steps as a test: cut down to what still fails, on the final failing run."""
+            steps, replayed, failure = list(self.steps), False, None
+            if self.failure is not None and _is_final():
+                steps, failure = minimize(make_driver, steps, self.failure)
+                replayed = True
+            return Reproduction(name, flow_factory, options, steps, failure, replayed)
 
         @rule(request=posts)
         def post(self, request: Post) -> None:
-            self._do(
-                _Line("post", request),
-                lambda: self.driver.post(request.endpoint, request.docs, request_size=request.request_size),
-            )
+            self._do(Step.of("post", request.endpoint, request.docs, request_size=request.request_size))
 
         if faults:
-            edge_targets = st.sampled_from(edges)
 
-            @rule(fault=st.sampled_from(FAULTS), edge=edge_targets)
+            @rule(fault=st.sampled_from(FAULTS), edge=st.sampled_from(edges))
             def inject(self, fault: str, edge: tuple[str, int | None]) -> None:
                 """One rule for every kind of fault, so that posts stay a good share of the steps."""
                 executor, replica = edge
-                where = "" if replica is None else f", replica={replica}"
-                self._do(
-                    f"driver.{fault}({executor!r}{where})",
-                    lambda: getattr(self.driver, fault)(executor, replica=replica),
-                )
+                self._do(Step.of(fault, executor, replica=replica))
 
             @precondition(lambda self: self.driver.faulted)
             @rule()
             def heal(self) -> None:
-                self._do("driver.heal()", self.driver.heal)
+                self._do(Step.of("heal"))
 
         if kills:
 
             @rule(replica=st.sampled_from(replicas))
             def kill_replica(self, replica: tuple[str, int, int]) -> None:
                 executor, index, shard = replica
-                if not any((r.executor, r.replica, r.shard) == replica for r in self.driver.killable()):
-                    return  # already down: nothing to do
-                line = f"driver.kill_replica({executor!r}, {index}" + (f", shard={shard})" if shard else ")")
-                self._do(line, lambda: self.driver.kill_replica(executor, index, shard))
+                if any((r.executor, r.replica, r.shard) == replica for r in self.driver.killable()):
+                    self._do(Step.of("kill_replica", executor, index, shard=shard or None))
 
             @precondition(lambda self: bool(self.driver.killed))
             @rule()
             def restart_replicas(self) -> None:
-                self._do("driver.restart_replicas()", self.driver.restart_replicas)
+                self._do(Step.of("restart_replicas"))
 
         def teardown(self) -> None:
             try:
-                self.driver.close(check=not self.failed)
-            except BaseException:
-                self.failed = True
+                self.driver.close(check=self.failure is None)
+            except BaseException as exc:
+                self.failure = exc
                 raise
             finally:
-                if self.failed:
-                    note(self.reproduction())
+                if self.failure is not None:
+                    note(self.reproduction().source())
 
     Machine.__name__ = Machine.__qualname__ = name
     Machine.TestCase.settings = settings if settings is not None else DEFAULT_SETTINGS
@@ -236,29 +204,12 @@ def flow_state_machine(
 #: the faults the machine injects on gateway -> Executor edges (FlowDriver methods)
 FAULTS = ("partition", "reset_peer", "latency")
 
-_DEFAULTS: dict[str, Any] = {"seed": 0, "timeout": 30.0, "check_ids": True, "strict": False}
 
+def _is_final() -> bool:
+    """Whether Hypothesis is replaying the shrunk failing example (the one it reports)."""
+    from hypothesis.control import current_build_context
 
-class _Line(str):
-    """A post step: rendered when the reproduction is printed, so its imports are collected."""
-
-    post: Post
-
-    def __new__(cls, method: str, post: Post) -> _Line:
-        line = super().__new__(cls, f"driver.{method}(...)")
-        line.post = post
-        return line
-
-
-def _render(line: str, code: Code) -> str:
-    if isinstance(line, _Line):
-        return f"driver.post({line.post.arguments(code)})"
-    return line
-
-
-def _name(schema: type[BaseDoc] | None, code: Code) -> str:
-    return "None" if schema is None else code.need(schema)
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+    try:
+        return bool(current_build_context().is_final)
+    except Exception:
+        return False
