@@ -60,7 +60,7 @@ class PostOutcome:
 
     requests: int
     answered: list[list[str]] = field(default_factory=list)
-    errors: list[ExecutorError] = field(default_factory=list)
+    errors: list[Exception] = field(default_factory=list)  # ExecutorErrors, or what the call raised
 
 
 def _ids(ids: Iterable[str]) -> str:
@@ -215,16 +215,12 @@ class FlowDriver:
                 return_type=DocList[response_schema] if response_schema is not None else None,  # type: ignore[valid-type]
                 timeout=self.timeout,
             )
-        except ExecutorError as exc:  # the whole call failed; it must still say which Executor
+        except Exception as exc:  # the whole call failed; it must still say which Executor
             self._check_names_executor(step, exc)
             self._check_healthy_answers(step, exc)
             outcome.errors.append(exc)
             self.check()
             return outcome
-        except Exception as exc:
-            raise InvariantViolation(
-                f"{step}: raised {type(exc).__name__}, which names no Executor of the Flow: {exc}"
-            ) from exc
         for response in failed:
             error = exception_from_status(response.proto)
             assert error is not None
@@ -252,17 +248,23 @@ class FlowDriver:
         self._next_id += 1
         return numbered
 
-    def _check_names_executor(self, step: str, error: ExecutorError) -> None:
-        if error.executor not in self.executors:
+    def _check_names_executor(self, step: str, error: Exception) -> None:
+        """An ExecutorError must carry an Executor of the Flow; another error must name one
+        (``Executor 'encoder' ...``), as a transport error reporting the gateway's cause does."""
+        if isinstance(error, ExecutorError):
+            named: str | None = error.executor
+        else:
+            named = next((name for name in self.executors if f"Executor {name!r}" in str(error)), None)
+        if named not in self.executors:
+            first = str(error).split("\n", 1)[0]
             raise InvariantViolation(
-                f"{step}: the error names {error.executor!r}, not one of the Flow's Executors "
-                f"{list(self.executors)}: {error.args[0]}"
-            )
+                f"{step}: {type(error).__name__} names no Executor of the Flow {list(self.executors)}: {first}"
+            ) from error
 
-    def _check_healthy_answers(self, step: str, error: ExecutorError) -> None:
+    def _check_healthy_answers(self, step: str, error: Exception) -> None:
         if self.strict and not self.faulted and not self._killed:
             raise InvariantViolation(
-                f"{step}: failed although no fault was in place and every replica was up: {error.args[0]}"
+                f"{step}: failed although no fault was in place and every replica was up: {error.args[0] if error.args else error}"
             )
 
     def _decoded(self, step: str, response: Response, schema: type[BaseDoc] | None) -> list[str]:
