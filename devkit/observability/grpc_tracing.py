@@ -185,9 +185,12 @@ class _AioStreaming:
                 async for response in call:
                     mark_response(span, response)
                     yield response
+            except GeneratorExit:  # the caller stopped reading: not an error of the call
+                raise
             except BaseException as exc:
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, repr(exc)))
+                if not ended:  # a cancelled call already ended the span (and said why)
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, repr(exc)))
                 raise
             finally:
                 end()

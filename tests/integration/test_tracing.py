@@ -4,6 +4,7 @@ trace across threads and processes, exported over OTLP/gRPC to a real receiver."
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 import pytest
@@ -85,7 +86,8 @@ def test_one_trace_from_the_client_through_every_hop_and_executor(spans, runtime
     assert not spans.errors()
 
 
-def test_a_failing_executor_marks_its_spans_with_the_error(spans):
+def test_a_failing_executor_marks_its_spans_with_the_error(spans, caplog):
+    caplog.set_level(logging.WARNING, logger="opentelemetry")
     with (
         Flow(tracing=True).add(uses=Fails, name="fails") as flow,
         pytest.raises(Exception, match="bad input"),
@@ -97,6 +99,10 @@ def test_a_failing_executor_marks_its_spans_with_the_error(spans):
     hop = next(s for s in spans.errors() if s.name == HOP and s.kind == "SERVER")
     assert hop.status_message == "ValueError('bad input')"
     assert hop.attributes["jina.executor"] == "fails"
+    # the client stops reading at the error answer: its span ends once, with the answer's error
+    (client_call,) = [s for s in spans.named(CALL) if s.kind == "CLIENT"]
+    assert client_call.status_message == "ValueError('bad input')"
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("opentelemetry")]
 
 
 def test_a_deployment_and_a_separate_client_share_one_trace(spans):
