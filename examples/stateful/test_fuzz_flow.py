@@ -58,7 +58,7 @@ def test_the_planted_bug_is_found_and_printed_as_a_test():
         run_state_machine_as_test(
             machine,
             settings=settings(
-                DEFAULT_SETTINGS, max_examples=30, stateful_step_count=5, database=None, derandomize=True
+                DEFAULT_SETTINGS, max_examples=100, stateful_step_count=8, database=None, derandomize=True
             ),
         )
     print("\n".join(failure.value.__notes__))  # what pytest shows when such a test fails

@@ -85,7 +85,7 @@ def bounded(**changes) -> settings:
 def failing_report(machine) -> tuple[str, list[str], str]:
     """Run ``machine`` expecting a failure: (message, Hypothesis' steps, the printed reproduction)."""
     with pytest.raises(AssertionError) as failure:
-        run_state_machine_as_test(machine, settings=bounded(max_examples=30, stateful_step_count=5))
+        run_state_machine_as_test(machine, settings=bounded(max_examples=100, stateful_step_count=8))
     notes = getattr(failure.value, "__notes__", [])
     steps = [line for line in notes if line.startswith("state.")]
     (reproduction,) = [line for line in notes if line.startswith("# devkit:")]
