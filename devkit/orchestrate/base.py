@@ -242,7 +242,8 @@ class Orchestrator:
 
     @property
     def restart_on_crash(self) -> bool:
-        """Whether a process-runtime server whose process dies is restarted (on the same port)."""
+        """Whether a process- or container-runtime server whose process or container dies is
+        restarted (on the same port)."""
         return self._group.restart_on_crash
 
     @restart_on_crash.setter

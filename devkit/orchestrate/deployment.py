@@ -94,7 +94,7 @@ class Deployment(Orchestrator):
         uses = resolve_hub_uses(uses)  # jinaai:// from the local hub folder
         reject_unsupported(f"Deployment {name!r}", uses=uses)
         super().__init__()
-        self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
+        self.restart_on_crash = restart_on_crash  # process/container runtime: restart a server that dies
         unknown = sorted(set(http) - set(HttpOptions.model_fields))
         if unknown:
             raise ConfigError(f"Deployment got unknown argument(s) {', '.join(unknown)}")

@@ -125,7 +125,7 @@ class Flow(Orchestrator):
         ``Flow(...)`` and YAML ``with:`` do. ``record='DIR'`` (or a :class:`~devkit.record.Recording`)
         records every request the gateway answers (see :mod:`devkit.record`)."""
         super().__init__()
-        self.restart_on_crash = restart_on_crash  # process runtime: restart a server whose process dies
+        self.restart_on_crash = restart_on_crash  # process/container runtime: restart a server that dies
         self._executors: list[FlowExecutorSpec] = []
         #: tracing of the gateway and, unless ``add`` says otherwise, of every Executor
         self._telemetry = TelemetrySpec.model_validate(  # the spec maps jina's other spelling

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from devkit.errors import RuntimeFailToStart
-from devkit.orchestrate.supervisor import Supervisor
+from devkit.orchestrate.supervisor import Restartable, Supervisor
 from devkit.runtime import Address, Handle, ProcessHandle, ServeFn, start
 from devkit.runtime.base import DEFAULT_GRACE
 
@@ -30,8 +30,9 @@ def _pinned(spec: Any, ports: tuple[int, ...]) -> Any:
 class HandleGroup:
     """The servers an orchestrator owns. ``stop_all`` is idempotent and stops newest first.
 
-    With ``restart_on_crash`` (the default), a process-runtime server whose process dies is
-    restarted on the same port (see :mod:`devkit.orchestrate.supervisor`).
+    With ``restart_on_crash`` (the default), a process- or container-runtime server whose
+    process or container dies is restarted on the same port (see
+    :mod:`devkit.orchestrate.supervisor`).
     """
 
     def __init__(self, owner: str = "group", restart_on_crash: bool = True) -> None:
@@ -68,9 +69,9 @@ class HandleGroup:
             self.addresses.extend(Address(handle.address.host, port) for port in handle.all_ports)
         if self.restart_on_crash:
             for (name, serve, spec), handle in zip(items, batch, strict=True):
-                if isinstance(handle, ProcessHandle) and hasattr(spec, "model_copy"):
+                if isinstance(handle, Restartable) and hasattr(spec, "model_copy"):
                     pinned = _pinned(spec, handle.all_ports)  # a restart listens where it did
-                    self._supervise().watch(name, serve, pinned, handle, timeout)
+                    self._supervise().watch(runtime, name, serve, pinned, handle, timeout)
         return addresses
 
     def _supervise(self) -> Supervisor:

@@ -1,10 +1,12 @@
-"""Restarting process-runtime servers that die, so that a served Flow heals itself.
+"""Restarting process- and container-runtime servers that die, so that a served Flow heals itself.
 
-One watcher thread per orchestrator waits on the sentinels of its child processes
-(``multiprocessing.connection.wait``), so a death is noticed at once, without polling. A
-child that exits on its own with a non-zero code or a signal (a crash, the OOM killer,
-``kill -9``) is logged naming the Executor, the replica and the exit code, and started
-again from the same spec on the same port, so the gateway's channels find it again.
+One watcher thread per orchestrator waits on the sentinels of its child processes and of
+its containers (``multiprocessing.connection.wait``; a container's is a socket its handle
+writes to once the container exited), so a death is noticed at once, without polling. A
+server that exits on its own with a non-zero code or a signal (a crash, the OOM killer,
+``kill -9``, ``docker kill``) is logged naming the Executor, the replica and the exit code,
+and started again on the same runtime from the same spec on the same port (a container's
+published port), so the gateway's channels find it again.
 Restarts back off (0.1 s, doubling up to 10 s) while a server keeps dying. A clean exit
 (code 0, as after ``exit_on_exceptions``) is left alone. The thread ends with the
 orchestrator's ``stop_all``; nothing it starts outlives it.
@@ -20,12 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any
+from typing import Any, Protocol, cast, runtime_checkable
 
-from devkit.runtime import ServeFn
-from devkit.runtime.process import ProcessHandle, start_process
+from devkit.runtime import Handle, ServeFn, start
 
-__all__ = ["Supervisor"]
+__all__ = ["Restartable", "Supervisor"]
 
 log = logging.getLogger("devkit.supervisor")
 
@@ -36,12 +37,41 @@ _MAX_DELAY = 10.0
 _STABLE = 10.0
 
 
+@runtime_checkable
+class Restartable(Handle, Protocol):
+    """A handle the supervisor can watch: what a child process's and a container's share."""
+
+    #: set by ``stop``: the server's exit is then expected
+    stopping: bool
+
+    @property
+    def sentinel(self) -> Any:
+        """Waitable (``multiprocessing.connection.wait``): ready once the server exited."""
+        ...
+
+    @property
+    def ready_pipe(self) -> Any:
+        """Waitable: ready once ``wait_ready`` answers at once (ready, failed or exited)."""
+        ...
+
+    @property
+    def exitcode(self) -> int | None:
+        """``None`` while running; negative: killed by that signal."""
+        ...
+
+    @property
+    def instance(self) -> str:
+        """Which process or container this is, for logs (``pid 42``, ``container 1a2b3c``)."""
+        ...
+
+
 @dataclass
 class _Watched:
+    runtime: str
     name: str
     serve: ServeFn
     spec: Any  # with the port it bound pinned, so a restart listens where the gateway dials
-    handle: ProcessHandle
+    handle: Restartable
     timeout: float | None
     started_at: float
     failures: int = 0
@@ -68,7 +98,7 @@ def _exit_reason(code: int | None) -> str:
 
 
 class Supervisor:
-    """Watches process handles and restarts the ones that die.
+    """Watches process and container handles and restarts the ones that die.
 
     ``replace(old, new)`` swaps a restarted server's handle into the owner's list, under
     ``lock``, the lock the owner holds while it stops everything, so that no server is
@@ -87,11 +117,11 @@ class Supervisor:
         self._thread.start()
 
     def watch(
-        self, name: str, serve: ServeFn, spec: Any, handle: ProcessHandle, timeout: float | None
+        self, runtime: str, name: str, serve: ServeFn, spec: Any, handle: Restartable, timeout: float | None
     ) -> None:
-        """Restart ``handle``'s server from ``spec`` (its port pinned) whenever it dies."""
+        """Restart ``handle``'s server on ``runtime`` from ``spec`` (its port pinned) whenever it dies."""
         with self._lock:
-            self._watched.append(_Watched(name, serve, spec, handle, timeout, time.monotonic()))
+            self._watched.append(_Watched(runtime, name, serve, spec, handle, timeout, time.monotonic()))
         self._wake()
 
     def _wake(self) -> None:
@@ -136,7 +166,13 @@ class Supervisor:
             deadlines = [e.restart_at for e in watched if e.restart_at is not None]
             deadlines += [e.ready_by for e in watched if e.starting and e.ready_by is not None]
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
-            for ready in wait([self._wake_r, *waited], timeout=timeout):
+            try:
+                ready_ones = wait([self._wake_r, *waited], timeout=timeout)
+            except (OSError, ValueError):  # a handle closed by stop_all while this was gathering
+                if self._halted:
+                    return
+                raise
+            for ready in ready_ones:
                 if ready == self._wake_r:
                     os.read(self._wake_r, 512)
                 elif not self._halted:
@@ -155,13 +191,13 @@ class Supervisor:
         if handle.stopping:  # stopped on purpose
             self._forget(entry)
             return
-        handle.stop()  # reaps the process and closes its pipe
+        handle.stop()  # reaps the process (removes the container) and closes its pipes
         code = handle.exitcode
         if code == 0:
             log.info("%s exited cleanly (code 0); not restarting it", entry.describe())
             self._forget(entry)
             return
-        self._schedule(entry, f"(pid {handle.pid}) {_exit_reason(code)}")
+        self._schedule(entry, f"({handle.instance}) {_exit_reason(code)}")
 
     def _schedule(self, entry: _Watched, what: str) -> None:
         if time.monotonic() - entry.started_at >= _STABLE:
@@ -177,13 +213,13 @@ class Supervisor:
             if self._halted:
                 return
             try:
-                new = start_process(entry.name, entry.serve, entry.spec)
-            except Exception as exc:  # fork failed (out of memory, too many processes)
+                new = start(entry.runtime, entry.name, entry.serve, entry.spec)
+            except Exception as exc:  # fork failed (out of memory), the engine refused the container
                 entry.started_at = time.monotonic()
                 self._schedule(entry, f"could not be restarted: {type(exc).__name__}: {exc}")
                 return
             self._replace(entry.handle, new)
-        entry.handle = new
+        entry.handle = cast(Restartable, new)  # the same runtime and spec started a watched kind
         entry.restart_at = None
         entry.started_at = time.monotonic()
         entry.starting = True
@@ -197,7 +233,7 @@ class Supervisor:
             self._failed_restart(entry, f"could not be restarted: {exc}")
             return
         entry.starting = False
-        log.warning("%s restarted (pid %s)", entry.describe(), entry.handle.pid)
+        log.warning("%s restarted (%s)", entry.describe(), entry.handle.instance)
 
     def _failed_restart(self, entry: _Watched, what: str) -> None:
         entry.starting = False

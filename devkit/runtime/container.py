@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import socket
 import threading
 import time
 from typing import Any
@@ -59,7 +61,13 @@ def grpc_serving(port: int, host: str) -> bool:
 
 
 class ContainerHandle:
-    """One worker in one container; ``stop`` leaves no container behind."""
+    """One worker in one container; ``stop`` leaves no container behind.
+
+    Two threads watch the container from its start: one waits until the worker is ready (or
+    its container exited first), the other forwards its output and, once the output ends,
+    waits for its exit status. Each reports through a socket an orchestrator's supervisor can
+    wait on (:attr:`ready_pipe`, :attr:`sentinel`), as it does on a child process's.
+    """
 
     def __init__(self, name: str, spec: WorkerSpec) -> None:
         self.name = name
@@ -70,11 +78,15 @@ class ContainerHandle:
         self._port: int | None = None
         self._client: Any = None
         self._container: Any = None
-        self._logs: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         #: relays to the host's loopback collectors, closed with the container
         self._host_access: HostAccess | None = None
-        self._stopped = False
-        #: the container's exit status once stopped: 0 when the worker drained on SIGTERM
+        self.stopping = False  # set by stop(): the container's exit is then expected
+        self._ready = threading.Event()
+        self._failure: RuntimeFailToStart | None = None
+        self._ready_r, self._ready_w = socket.socketpair()
+        self._exit_r, self._exit_w = socket.socketpair()
+        #: the container's exit status once it exited: 0 when the worker drained on SIGTERM
         self.exit_code: int | None = None
 
     @property
@@ -93,9 +105,12 @@ class ContainerHandle:
         except BaseException:
             access.close()
             self._client.close()
+            self._close_pipes()
             raise
-        self._logs = threading.Thread(target=self._forward_logs, name=f"devkit-logs-{self.name}", daemon=True)
-        self._logs.start()
+        for target, what in ((self._watch_ready, "ready"), (self._forward_logs, "logs")):
+            thread = threading.Thread(target=target, name=f"devkit-{what}-{self.name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def _run(self, placement: Any, observed: dict[str, str], extra_hosts: dict[str, str]) -> Any:
@@ -118,64 +133,115 @@ class ContainerHandle:
         )
 
     def _forward_logs(self) -> None:
+        """Forward the output line by line; once it ends (the container exited), learn the status."""
         with contextlib.suppress(Exception):  # the container is gone: nothing more to forward
             for line in self._container.logs(stream=True, follow=True):
                 log.info("%s | %s", self.name, line.decode(errors="replace").rstrip())
+        with contextlib.suppress(Exception):  # removed meanwhile: stop() reads the status itself
+            self.exit_code = int(self._container.wait(timeout=None)["StatusCode"])
+        with contextlib.suppress(OSError):
+            self._exit_w.send(b"!")
 
     def _published_port(self) -> int | None:
         ports = self._container.attrs["NetworkSettings"]["Ports"] or {}
         bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
         return int(bindings[0]["HostPort"]) if bindings else None
 
+    def _watch_ready(self) -> None:
+        """Until the worker passes a health check through its published port, or its container
+        exits, or it is stopped."""
+        try:
+            while not self.stopping:
+                self._container.reload()
+                if self._container.status in ("exited", "dead"):
+                    tail = self._container.logs(tail=20).decode(errors="replace").strip()
+                    code = self._container.attrs["State"]["ExitCode"]
+                    self._failure = RuntimeFailToStart(
+                        f"{self.name}'s container exited with code {code} before it was ready:\n{tail}"
+                    )
+                    return
+                port = self._published_port()
+                if port is not None and grpc_serving(port, self.host):
+                    self._port = port
+                    self.all_ports = (port,)
+                    return
+                time.sleep(0.1)
+        except Exception as exc:  # the engine failed us (or removed the container under us)
+            self._failure = RuntimeFailToStart(
+                f"{self.name}'s container could not be watched: {type(exc).__name__}: {exc}"
+            )
+        finally:
+            self._ready.set()
+            with contextlib.suppress(OSError):
+                self._ready_w.send(b"!")
+
     def wait_ready(self, timeout: float | None) -> Address:
-        if self._port is not None:
-            return self.address
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self._container.reload()
-            if self._container.status in ("exited", "dead"):
-                tail = self._container.logs(tail=20).decode(errors="replace").strip()
-                code = self._container.attrs["State"]["ExitCode"]
-                raise RuntimeFailToStart(
-                    f"{self.name}'s container exited with code {code} before it was ready:\n{tail}"
-                )
-            port = self._published_port()
-            if port is not None and grpc_serving(port, self.host):
-                self._port = port
-                self.all_ports = (port,)
-                return self.address
-            if deadline is not None and time.monotonic() >= deadline:
-                raise RuntimeFailToStart(
-                    f"{self.name}'s container did not become ready within {timeout:g} s; "
-                    "raise timeout_ready if its Executor needs longer to load"
-                )
-            time.sleep(0.1)
+        if not self._ready.wait(timeout):
+            raise RuntimeFailToStart(
+                f"{self.name}'s container did not become ready within {timeout:g} s; "
+                "raise timeout_ready if its Executor needs longer to load"
+            )
+        if self._failure is not None:
+            raise self._failure
+        if self._port is None:
+            raise RuntimeFailToStart(f"{self.name} was stopped before it was ready")
+        return self.address
 
     def stop(self, timeout: float | None = None, *, grace: float | None = DEFAULT_GRACE) -> None:
         """SIGTERM (the worker drains), wait ``timeout`` (default grace + margin), then remove it."""
-        if self._stopped or self._container is None:
+        if self.stopping or self._container is None:
             return
-        self._stopped = True
+        self.stopping = True
         wait = stop_timeout(timeout, grace)
         with contextlib.suppress(Exception):
             self._container.stop(timeout=int(wait) if wait is not None else 3600)
             self.exit_code = int(self._container.wait(timeout=10)["StatusCode"])
         with contextlib.suppress(Exception):
             self._container.remove(force=True)
-        if self._logs is not None:
-            self._logs.join(5.0)
+        for thread in self._threads:
+            thread.join(5.0)
         if self._host_access is not None:
             self._host_access.close()
         self._client.close()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for end in (self._ready_r, self._ready_w, self._exit_r, self._exit_w):
+            end.close()
 
     def is_alive(self) -> bool:
-        if self._container is None or self._stopped:
+        if self._container is None or self.stopping:
             return False
         try:
             self._container.reload()
         except Exception:
             return False
         return bool(self._container.status == "running")
+
+    # -- what a supervisor waits on (as on a child process) -----------------------------
+    @property
+    def sentinel(self) -> socket.socket:
+        """Readable (``multiprocessing.connection.wait``) once the container exited."""
+        return self._exit_r
+
+    @property
+    def ready_pipe(self) -> socket.socket:
+        """Readable once the worker is ready or its start failed: ``wait_ready`` then answers at once."""
+        return self._ready_r
+
+    @property
+    def exitcode(self) -> int | None:
+        """As a child process's: ``None`` while it runs; negative: killed by that signal (the
+        engine reports ``128 + N``, as after ``docker kill``: 137)."""
+        code = self.exit_code
+        if code is not None and code > 128 and (code - 128) in signal.valid_signals():
+            return 128 - code
+        return code
+
+    @property
+    def instance(self) -> str:
+        """Which container this is, for logs: ``container <short id>``."""
+        return f"container {self._container.short_id}" if self._container is not None else "no container"
 
 
 def start_container(name: str, serve: ServeFn, spec: Any) -> Any:

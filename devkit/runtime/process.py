@@ -211,6 +211,11 @@ class ProcessHandle:
         """``None`` while running; negative: killed by that signal."""
         return self._process.exitcode
 
+    @property
+    def instance(self) -> str:
+        """Which process this is, for logs: ``pid <pid>``."""
+        return f"pid {self._process.pid}"
+
 
 def start_process(name: str, serve: ServeFn, spec: Any) -> ProcessHandle:
     return ProcessHandle(name, serve, spec).start()

@@ -19,6 +19,7 @@ from typing import Any
 from devkit.container import engine
 from devkit.container.placement import CONTAINER_PORT, ENTRYPOINT, place
 from devkit.errors import RuntimeFailToStart
+from devkit.runtime.address import dialable
 from devkit.runtime.container import base_image, grpc_serving
 from devkit.spec.models import ExecutorSpec, WorkerSpec
 
@@ -71,7 +72,7 @@ def start_executor_container(
     container.start()
     try:
         host, port = container.get_container_host_ip(), container.get_exposed_port(CONTAINER_PORT)
-        host = "127.0.0.1" if host in ("localhost", "0.0.0.0") else host
+        host = dialable(host)
         deadline = time.monotonic() + timeout
         while not grpc_serving(port, host):
             container.get_wrapped_container().reload()

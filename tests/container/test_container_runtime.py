@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 
 import pytest
 from container_executors import BrokenAtStart, Where, WhereDoc
 from docarray import DocList
 
 from devkit import RuntimeFailToStart
-from devkit.container.engine import running_containers
+from devkit.container.engine import docker_client, running_containers
+from devkit.runtime.container import ContainerHandle
 
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -71,6 +73,59 @@ def test_stopping_drains_on_sigterm_and_removes_every_container(deployment_facto
     containers = [handle for handle in handles if hasattr(handle, "exit_code")]
     assert [handle.exit_code for handle in containers] == [0, 0], "killed instead of drained on SIGTERM"
     assert running_containers() == {}
+
+
+def _containers(deployment) -> dict[str, ContainerHandle]:
+    return {h.name: h for h in deployment._group.handles if isinstance(h, ContainerHandle)}
+
+
+@pytest.mark.devkit_runtimes("container")
+def test_a_container_handle_reports_the_host_its_port_is_published_on(deployment_factory):
+    with deployment_factory(Where, name="where", host="127.0.0.2", replicas=2) as deployment:
+        handles = _containers(deployment)
+        assert sorted(handles) == ["where/rep-0", "where/rep-1"]
+        for handle in handles.values():
+            assert handle.address.host == "127.0.0.2"
+            assert handle.address.port == handle.all_ports[0]
+        got = deployment.post("/", docs("a", "b"), request_size=1, return_type=DocList[WhereDoc])
+        assert got.text == ["a", "b"]
+        assert {address.host for address in deployment.addresses} == {"127.0.0.2"}
+
+
+@pytest.mark.devkit_runtimes("container")
+def test_a_killed_container_is_restarted_on_its_port_and_serves_again(deployment_factory, caplog):
+    caplog.set_level(logging.INFO, logger="devkit.supervisor")
+    engine = docker_client()
+    networks = {network.id for network in engine.networks.list()}
+    deployment = deployment_factory(Where, name="where", replicas=2)
+    with deployment:
+        victim = _containers(deployment)["where/rep-0"]
+        address, killed = victim.address, victim.instance
+        engine.containers.get(killed.split()[-1]).kill()  # what `docker kill` does: SIGKILL
+
+        deadline = time.monotonic() + 90  # restarted and healthy
+        while (restarted := _containers(deployment).get("where/rep-0")) in (None, victim) or not (
+            restarted.all_ports  # set once it is ready
+        ):
+            assert time.monotonic() < deadline, "the killed container was not restarted"
+            time.sleep(0.2)
+        assert restarted.address == address, "restarted on another port"
+        new_host = restarted.instance.split()[-1]
+        assert new_host != killed.split()[-1]
+        served: set[str] = set()
+        while new_host not in served:  # back in the gateway's rotation
+            assert time.monotonic() < deadline, "the restarted container gets no traffic"
+            got = deployment.post("/", docs("x", "y", "z"), request_size=1, return_type=DocList[WhereDoc])
+            assert sorted(got.text) == ["x", "y", "z"]
+            served.update(host for doc in got for host in doc.hosts)
+        assert len(running_containers()) == 2
+    (death,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert f"Executor 'where' replica 0 (where/rep-0) ({killed}) was killed by SIGKILL" in death
+    assert f"restarting it on port {address.port}" in death
+    assert any(r.getMessage().endswith(f"restarted ({restarted.instance})") for r in caplog.records)
+    assert running_containers() == {}, "a container outlived the Deployment"
+    assert {network.id for network in engine.networks.list()} == networks, "a network outlived it"
+    engine.close()
 
 
 def test_an_executor_container_on_testcontainers_serves_a_client_and_a_flow(
