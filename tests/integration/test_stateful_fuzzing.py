@@ -190,6 +190,25 @@ def test_a_killed_replica_is_out_until_restarted_and_a_kill_is_checked():
     assert up.answered == [["d1"]]
 
 
+class Scored(BaseDoc):
+    score: float
+
+
+class AnswersUnscored(Executor):
+    """Declares Scored answers but sends the request's documents back."""
+
+    @requests(on="/index")
+    def index(self, docs: DocList[Doc], **kwargs) -> DocList[Scored]:
+        return docs
+
+
+def test_an_answer_that_does_not_validate_as_the_response_schema_fails_the_post():
+    with FlowDriver(lambda: Flow().add(uses=AnswersUnscored, name="scorer"), endpoints=["/index"]) as driver:
+        assert driver.schemas("/index") == (Doc, Scored)
+        with pytest.raises(InvariantViolation, match=r"the answer does not validate as Scored(.|\n)*score"):
+            driver.post("/index", [Doc(text="a")])
+
+
 class LeavesAThread(Executor):
     """Starts a devkit-named thread it never stops: the driver's close must name it."""
 
