@@ -146,14 +146,17 @@ def test_a_duplicate_after_a_restart_is_shrunk_to_kill_restart_post():
     ]
 
 
-def test_a_lambda_factory_is_printed_as_its_source():
-    machine = flow_state_machine(lambda: Flow().add(uses=DropsTheThird), endpoints=["/index"], kills=False)
+def test_a_lambda_factory_is_printed_as_its_source_after_what_it_reads():
+    name = "dropper"
+    machine = flow_state_machine(
+        lambda: Flow().add(uses=DropsTheThird, name=name), endpoints=["/index"], kills=False
+    )
     _, _, reproduction = failing_report(machine)
     assert (
-        "with FlowDriver(lambda: Flow().add(uses=DropsTheThird), endpoints=['/index']) as driver:"
-        in reproduction
-    )
-    namespace = dict(globals())
+        "    name = 'dropper'\n"
+        "    with FlowDriver(lambda: Flow().add(uses=DropsTheThird, name=name), endpoints=['/index']) as driver:"
+    ) in reproduction
+    namespace = {"Flow": Flow, "DropsTheThird": DropsTheThird}  # as in the module it is pasted into
     exec(compile(reproduction, "<reproduction>", "exec"), namespace)
     with pytest.raises(InvariantViolation, match="lost d2"):
         namespace["test_flow_machine_reproduction"]()  # type: ignore[operator]

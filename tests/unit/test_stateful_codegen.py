@@ -8,7 +8,7 @@ import numpy as np
 from docarray import BaseDoc, DocList
 from docarray.typing import NdArray
 
-from devkit.testing.stateful.codegen import Code, callable_source
+from devkit.testing.stateful.codegen import Code, callable_source, closure_assignments
 from devkit.testing.stateful.machine import Post
 
 
@@ -91,3 +91,36 @@ def test_a_named_factory_is_imported_and_a_lambda_is_printed_as_its_text():
     assert code.imports() == [f"from {__name__} import make_flow"]
     factory = lambda: make_flow()  # noqa: E731
     assert callable_source(factory, Code()) == "lambda: make_flow()"
+
+
+def test_what_a_lambda_factory_reads_from_its_function_is_assigned_before_it():
+    def build(protocol: str, executor: type, stream: object):
+        return lambda: (protocol, executor, stream)
+
+    code = Code()
+    factory = build("http", Inner, object())
+    assert callable_source(factory, code) == "lambda: (protocol, executor, stream)"
+    assert closure_assignments(factory, code) == ["executor = Inner", "protocol = 'http'"]
+    assert code.notes == ["the Flow factory reads 'stream' from its enclosing function: define it"]
+
+
+def test_a_factory_among_several_lambdas_on_a_line_is_told_apart():
+    first, second = (lambda: [1]), (lambda: [2])
+    assert callable_source(first, Code()) == "lambda: [1]"
+    assert callable_source(second, Code()) == "lambda: [2]"
+
+
+def test_a_lambda_over_several_lines_prints_as_written():
+    factory = lambda: make_flow(  # noqa: E731
+        # a comment
+    )
+    text = callable_source(factory, Code())
+    assert text.startswith("lambda: make_flow(  # noqa: E731\n") and text.endswith(")")
+    compile(f"FlowDriver({text}, endpoints=['/'])", "<printed>", "eval")  # valid inside the call
+
+
+def test_a_lambda_without_source_is_named_and_noted():
+    code = Code()
+    factory = eval("lambda: None")
+    assert callable_source(factory, code) == "flow_factory"
+    assert code.notes == ["the Flow factory is a lambda whose source was not found: define flow_factory"]

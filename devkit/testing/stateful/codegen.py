@@ -10,8 +10,8 @@ from __future__ import annotations
 import ast
 import enum
 import inspect
+import linecache
 import sys
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 from docarray import BaseDoc, DocList
 from docarray.typing.tensor.abstract_tensor import AbstractTensor
 
-__all__ = ["Code", "callable_source"]
+__all__ = ["Code", "callable_source", "closure_assignments"]
 
 
 class Code:
@@ -28,6 +28,8 @@ class Code:
     def __init__(self) -> None:
         self._imports: dict[str, set[str]] = {}
         self.numpy = False
+        #: comments for the reader of the printed source (what could not be rendered)
+        self.notes: list[str] = []
 
     def need(self, obj: Any, module: str | None = None) -> str:
         """The name ``obj`` (a class or function) goes by; imported (from ``module``, default its
@@ -107,18 +109,50 @@ def callable_source(func: Callable[..., Any], code: Code) -> str:
     """Source that evaluates to ``func``: its name (imported), or the text of a lambda."""
     if getattr(func, "__name__", "") != "<lambda>":
         return code.need(func)
+    segment = _lambda_text(func)
+    if segment is None:
+        code.notes.append("the Flow factory is a lambda whose source was not found: define flow_factory")
+        return "flow_factory"
+    return segment
+
+
+def _lambda_text(func: Callable[..., Any]) -> str | None:
+    """The text of a lambda, found in its file's syntax tree by line and column."""
     try:
-        source = textwrap.dedent(inspect.getsource(func))
-    except (OSError, TypeError):
-        return "flow_factory  # the lambda's source was not found: put your Flow factory here"
-    for candidate in (source, f"({source.strip()})", source.strip().rstrip(",").rstrip(")")):
+        filename = inspect.getsourcefile(func)
+        source = "".join(linecache.getlines(filename)) if filename else ""
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return None
+    code = func.__code__
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno]
+    if len(found) > 1:  # several on the line: the one whose body starts where the code does
+        starts = {
+            (line, col) for line, _, col, _ in code.co_positions() if line is not None and col is not None
+        }
+        found = [n for n in found if (n.body.lineno, n.body.col_offset) in starts]
+    if len(found) != 1:
+        return None
+    return ast.get_source_segment(source, found[0])  # several lines stay so: it is printed inside parentheses
+
+
+_LITERALS = (str, int, float, bool, bytes, type(None))
+
+
+def closure_assignments(func: Callable[..., Any], code: Code) -> list[str]:
+    """``name = value`` lines for the variables a lambda factory reads from its enclosing function."""
+    names = getattr(getattr(func, "__code__", None), "co_freevars", ())
+    cells = getattr(func, "__closure__", None) or ()
+    lines: list[str] = []
+    for name, cell in zip(names, cells, strict=False):
         try:
-            tree = ast.parse(candidate)
-        except SyntaxError:
+            value = cell.cell_contents
+        except ValueError:  # not assigned yet
             continue
-        lambdas = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda)]
-        if len(lambdas) == 1:
-            segment = ast.get_source_segment(candidate, lambdas[0])
-            if segment:
-                return segment
-    return "flow_factory  # the lambda's source was ambiguous: put your Flow factory here"
+        if isinstance(value, _LITERALS):
+            lines.append(f"{name} = {value!r}")
+        elif isinstance(value, type) or inspect.isfunction(value):
+            lines.append(f"{name} = {code.need(value)}")
+        else:
+            code.notes.append(f"the Flow factory reads {name!r} from its enclosing function: define it")
+    return lines

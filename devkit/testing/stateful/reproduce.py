@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from devkit.testing.stateful.codegen import Code, callable_source
+from devkit.testing.stateful.codegen import Code, callable_source, closure_assignments
 from devkit.testing.stateful.driver import FlowDriver
 from devkit.testing.stateful.steps import Step
 
@@ -89,6 +89,7 @@ class Reproduction:
         code = Code()
         body = [step.source(code) for step in self.steps] or ["pass"]
         factory = callable_source(self.factory, code)
+        setup = closure_assignments(self.factory, code)
         code.need(FlowDriver, module="devkit.testing.stateful")
         extra = "".join(
             f", {key}={value!r}"
@@ -112,10 +113,12 @@ class Reproduction:
         lines = [
             "# devkit: the failing run as a test; paste it into the module that defines the Flow factory",
             fails,
+            *(f"# {note}" for note in code.notes),
             *code.imports(),
             "",
             "",
             f"def test_{_snake(self.name)}_reproduction():",
+            *(f"    {line}" for line in setup),
             f"    with FlowDriver({factory}, endpoints={self.options['endpoints']!r}{extra}) as driver:",
             *(f"        {line}" for line in body),
         ]
