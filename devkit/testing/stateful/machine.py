@@ -81,9 +81,11 @@ def flow_state_machine(
     unless it names one; thread and process work). Posts go to ``endpoints``, with 1 to
     ``max_docs`` documents drawn from each endpoint's request schema (``overrides`` maps
     field names to strategies, as for :func:`~devkit.testing.strategies.docs_strategy`).
-    ``faults=False`` / ``kills=False`` leave out fault and replica steps; ``check_ids`` and
-    ``strict`` are :class:`FlowDriver`'s. ``settings``
-    defaults to :data:`DEFAULT_SETTINGS` (10 examples of up to 8 steps, no deadline).
+    ``faults=False`` / ``kills=False`` leave out fault and replica steps; ``check_ids``,
+    ``strict``, ``seed`` (the fault network's) and ``timeout`` (per request) are
+    :class:`FlowDriver`'s. ``settings`` defaults to :data:`DEFAULT_SETTINGS` (10 examples of
+    up to 8 steps, no deadline); ``name`` is the class name Hypothesis prints
+    (``state = FlowMachine()``) and names the printed test.
     """
     options: dict[str, Any] = {
         "endpoints": [e if e.startswith("/") else f"/{e}" for e in endpoints],
