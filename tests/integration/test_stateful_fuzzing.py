@@ -276,11 +276,16 @@ def test_without_strict_an_error_naming_the_executor_is_an_answer():
     assert [error.executor for error in outcome.errors] == ["checker"]
 
 
-@pytest.mark.process
+@pytest.mark.devkit_runtimes("thread", "process")
 @pytest.mark.timeout(300)
-def test_the_machine_runs_green_on_the_process_runtime():
-    def make():
-        return Flow(runtime="process").add(uses=Echo, name="encoder", replicas=2)
+def test_the_machine_runs_green_on_the_runtime_the_plugin_chose(devkit_runtime):
+    built: list[Flow] = []
+
+    def make():  # no runtime=: the devkit_runtimes marker chooses it, kills included
+        built.append(Flow().add(uses=Echo, name="encoder", replicas=2))
+        return built[-1]
 
     machine = flow_state_machine(make, endpoints=["/index"])
-    run_state_machine_as_test(machine, settings=bounded(max_examples=2, stateful_step_count=5))
+    examples = 2 if devkit_runtime == "process" else 8
+    run_state_machine_as_test(machine, settings=bounded(max_examples=examples, stateful_step_count=5))
+    assert {flow.topology.runtime for flow in built} == {devkit_runtime}
