@@ -2,9 +2,10 @@
 
 Each request is a serialised ``DataRequestProto`` sent as a binary message; each response
 comes back the same way, matched to its request by id, so any number of posts share one
-connection (one reader task dispatches the answers). A close with code 1011 means the
-server cannot reach its Executors: every request waiting on the connection fails with
-the server's reason, and the next post opens a new connection.
+connection (one reader task dispatches the answers). A request the server could not serve
+(an Executor's error, one that cannot be reached) is answered with its error status, as over
+gRPC; if the connection itself closes, every request waiting on it fails with the server's
+code and reason, and the next post opens a new connection.
 """
 
 from __future__ import annotations

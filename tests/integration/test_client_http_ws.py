@@ -324,14 +324,13 @@ def test_retries_reach_a_gateway_that_starts_after_the_first_attempt(protocol, f
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_an_unreachable_executor_is_a_connection_error_naming_it(protocol, free_port):
-    """HTTP answers 503 with the Executor's status (the client raises ExecutorUnreachableError,
-    as over gRPC); WebSocket closes with 1011 and the reason (ServerUnavailableError)."""
+    """HTTP answers 503 with the Executor's status, WebSocket answers the request with it in the
+    header; the client raises ExecutorUnreachableError, as over gRPC."""
     flow = Flow(protocol=protocol).add(name="gone", host="127.0.0.1", port=free_port, external=True)
     with flow, Client(host=f"{SCHEMES[protocol]}://127.0.0.1:{flow.port}") as client:
         with pytest.raises(ConnectionError, match="Executor 'gone' could not be reached"):
             client.post("/", texts("a"))
         assert client.is_flow_ready(timeout=5.0) is False
         errors = []
-        if protocol == "http":  # an answer like any other: on_error takes it
-            client.post("/", texts("a"), on_error=errors.append)
-            assert errors[0].status.exception.name == "ExecutorUnavailableError"
+        client.post("/", texts("a"), on_error=errors.append)  # an answer like any other
+        assert errors[0].status.exception.name == "ExecutorUnavailableError"

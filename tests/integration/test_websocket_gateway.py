@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 from docarray import BaseDoc, DocList
-from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
+from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 from devkit import Executor, Flow, requests
@@ -99,13 +99,32 @@ def test_dry_run_over_websocket_and_http(ws_url):
     assert "jina" in httpx.get(http_url + "/status").json()
 
 
-def test_unreachable_flow_closes_with_1011_and_the_reason(free_port):
+@pytest.mark.parametrize("subprotocol", ["json", "bytes"])
+def test_an_unreachable_executor_is_answered_per_request_and_the_stream_goes_on(subprotocol, free_port):
     flow = Flow(protocol="websocket", quiet=True).add(
         name="gone", host="127.0.0.1", port=free_port, external=True, retries=0
     )
-    with flow, connect(f"ws://127.0.0.1:{flow.port}/", subprotocols=["json"]) as ws:
-        ws.send(json.dumps({"data": [], "execEndpoint": "/"}))
-        with pytest.raises(ConnectionClosedError) as closed:
-            ws.recv(timeout=20)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
-        assert "gone" in closed.value.rcvd.reason
+    with flow, connect(f"ws://127.0.0.1:{flow.port}/", subprotocols=[subprotocol]) as ws:
+        for index in range(3):
+            if subprotocol == "json":
+                ws.send(json.dumps({"data": [], "execEndpoint": "/", "requestId": f"r{index}"}))
+            else:
+                ws.send(new_request("/", request_id=f"r{index}").SerializeToString())
+        answers = [ws.recv(timeout=20) for _ in range(3)]
+        if subprotocol == "json":
+            headers = [json.loads(answer)["header"] for answer in answers]
+            statuses = [(h["requestId"], h["status"]["exception"]) for h in headers]
+        else:
+            protos = [jina_pb2.DataRequestProto.FromString(answer) for answer in answers]
+            statuses = [
+                (
+                    p.header.request_id,
+                    {"name": p.header.status.exception.name, "executor": p.header.status.exception.executor},
+                )
+                for p in protos
+            ]
+        assert [request_id for request_id, _ in statuses] == ["r0", "r1", "r2"]
+        for _, exception in statuses:
+            assert exception["name"] == "ExecutorUnavailableError"
+            assert exception["executor"] == "gone"
+        assert ws.ping().wait(timeout=10)  # still open: no close frame came instead of the answers

@@ -4,9 +4,10 @@ One connection carries a stream of requests; their answers come back in request 
 each as soon as it and those before it are done. ``bytes`` messages are serialised
 ``DataRequestProto`` (jina's Python client; ``bytes(True)``, i.e. ``b"\\x00"``, ends the
 input); ``json`` messages are the HTTP ``/post`` body (``{}`` ends the input) and answers
-are the HTTP response body. A request that fails (an Executor's error, a body that does
-not validate) is answered with its error and the stream goes on; when an Executor cannot
-be reached the connection is closed with code 1011 and the reason, as jina does.
+are the HTTP response body. A request that fails (an Executor's error or one that cannot be
+reached or timed out, a body that does not validate) is answered with its error in the
+header's status, naming the Executor and the cause, and the stream goes on: every request
+is answered exactly once, as on the gRPC and HTTP front-ends.
 ``ws://host:port/dry_run`` answers one status; ``GET /``, ``/status`` and ``/dry_run``
 work over plain HTTP too.
 """
@@ -31,7 +32,7 @@ from devkit.serve.answers import error_response
 from devkit.serve.gateway import http_codec as codec
 from devkit.serve.gateway.asgi import AsgiServer, start_asgi_server
 from devkit.serve.gateway.core import GATEWAY_NODE, GatewayCore
-from devkit.serve.gateway.http import TIMED_OUT, UNREACHABLE, HttpGateway
+from devkit.serve.gateway.http import HttpGateway
 from devkit.serve.streaming import answer_stream
 from devkit.spec.models import GatewaySpec
 
@@ -41,7 +42,6 @@ log = logging.getLogger("devkit.gateway")
 
 JSON, BYTES = "json", "bytes"
 END_OF_INPUT = bytes(True)  # what jina's client sends after its last request
-_CLOSE_REASON_LIMIT = 123  # bytes a WebSocket close reason may carry
 #: After a stream that carried an error, how long the gateway lets the client close first.
 ERROR_LINGER_SECONDS = 1.0
 
@@ -51,16 +51,6 @@ class _Rejected:
 
     def __init__(self, answer: jina_pb2.DataRequestProto) -> None:
         self.answer = answer
-
-
-def _close_reason(status: jina_pb2.StatusProto) -> str:
-    text = status.exception.args[0] if status.exception.args else status.description
-    encoded = text.encode()
-    return (
-        text
-        if len(encoded) <= _CLOSE_REASON_LIMIT
-        else encoded[: _CLOSE_REASON_LIMIT - 3].decode(errors="ignore") + "..."
-    )
 
 
 class WebSocketGateway:
@@ -116,12 +106,7 @@ class WebSocketGateway:
         errored = False
         try:
             async for answer in answers:
-                status = answer.header.status
-                if status.code == jina_pb2.StatusProto.ERROR:
-                    if status.exception.name in (UNREACHABLE | TIMED_OUT):
-                        await websocket.close(code=1011, reason=_close_reason(status))
-                        return
-                    errored = True
+                errored = errored or answer.header.status.code == jina_pb2.StatusProto.ERROR
                 if subprotocol == BYTES:
                     await websocket.send_bytes(answer.SerializeToString())
                 else:
