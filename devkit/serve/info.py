@@ -9,10 +9,14 @@ import platform
 
 from devkit.proto import jina_pb2
 
-__all__ = ["DEVKIT_KEY", "KNOWN_ENV_VARS", "devkit_version", "info_proto", "is_devkit_peer"]
+__all__ = ["DEVKIT_HEADER", "DEVKIT_KEY", "KNOWN_ENV_VARS", "devkit_version", "info_proto", "is_devkit_peer"]
 
 #: Key in ``JinaInfoProto.jina`` through which devkit peers recognise each other.
 DEVKIT_KEY = "devkit"
+
+#: Header of a devkit WebSocket gateway's handshake answer (its devkit version): it tells a
+#: devkit client, at no extra round trip, that the server reads devkit's document codec.
+DEVKIT_HEADER = "x-devkit"
 
 #: Environment variables devkit reads; listed by `_status` and the CLI.
 KNOWN_ENV_VARS = ("DEVKIT_START_METHOD",)

@@ -8,6 +8,9 @@ are the HTTP response body. A request that fails (an Executor's error or one tha
 reached or timed out, a body that does not validate) is answered with its error in the
 header's status, naming the Executor and the cause, and the stream goes on: every request
 is answered exactly once, as on the gRPC and HTTP front-ends.
+The handshake's answer carries an ``x-devkit`` header: a devkit client then sends its ``bytes``
+requests in devkit's document codec (as over gRPC), which the Flow answers in kind; a jina
+client, not knowing the header, sends and gets ``DocListProto``.
 ``ws://host:port/dry_run`` answers one status; ``GET /``, ``/status`` and ``/dry_run``
 work over plain HTTP too.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,6 +37,7 @@ from devkit.serve.gateway import http_codec as codec
 from devkit.serve.gateway.asgi import AsgiServer, start_asgi_server
 from devkit.serve.gateway.core import GATEWAY_NODE, GatewayCore
 from devkit.serve.gateway.http import HttpGateway
+from devkit.serve.info import DEVKIT_HEADER, devkit_version
 from devkit.serve.streaming import answer_stream
 from devkit.spec.models import GatewaySpec
 
@@ -85,7 +90,8 @@ class WebSocketGateway:
             p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()
         ]
         subprotocol = next((p for p in requested if p in (JSON, BYTES)), None)
-        await websocket.accept(subprotocol=subprotocol)
+        # a devkit client reads the header and sends its documents in devkit's codec; jina's ignores it
+        await websocket.accept(subprotocol=subprotocol, headers=_handshake_headers())
         return subprotocol or JSON  # jina's default when the client names none
 
     async def dry_run_socket(self, websocket: WebSocket) -> None:
@@ -199,6 +205,12 @@ async def _let_client_close(websocket: WebSocket) -> None:
         async with asyncio.timeout(ERROR_LINGER_SECONDS):
             while (await websocket.receive())["type"] != "websocket.disconnect":
                 pass
+
+
+@functools.cache
+def _handshake_headers() -> list[tuple[bytes, bytes]]:
+    """Read once: the version comes from package metadata on disk."""
+    return [(DEVKIT_HEADER.encode(), devkit_version().encode())]
 
 
 def _bad(request: jina_pb2.DataRequestProto, message: str) -> jina_pb2.DataRequestProto:
