@@ -68,6 +68,16 @@ class Orchestrator:
     def _dial(self, edge: Edge, address: str) -> str:
         return rewrite(self.address_rewriters, edge, address)
 
+    def _flags_to_save(self) -> dict[str, Any]:
+        """The constructor flags that live on the orchestrator, not in its spec, where they differ
+        from their defaults: ``save_config`` writes them with the spec."""
+        flags: dict[str, Any] = {}
+        if self.quiet:
+            flags["quiet"] = True
+        if not self.restart_on_crash:
+            flags["restart_on_crash"] = False
+        return flags
+
     @property
     def entry_name(self) -> str:
         """The name of what the client talks to (the gateway, or a lone Executor)."""

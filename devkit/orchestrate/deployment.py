@@ -204,4 +204,4 @@ class Deployment(Orchestrator):
     def save_config(self, path: str | os.PathLike[str]) -> None:
         from devkit.spec.deployment_yaml import save_deployment_yaml
 
-        save_deployment_yaml(self.spec, path, self.http, self.log_config)
+        save_deployment_yaml(self.spec, path, self.http, self.log_config, self._flags_to_save())

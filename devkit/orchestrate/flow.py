@@ -27,6 +27,7 @@ from devkit.spec.batching import check_dynamic_batching
 from devkit.spec.flow import GATEWAY, FlowExecutorSpec, FlowGatewaySpec, FlowSpec, topology_problems
 from devkit.spec.models import (
     DeploymentSpec,
+    ExecutorDefaults,
     ExecutorSpec,
     HttpOptions,
     NodeSpec,
@@ -39,6 +40,17 @@ from devkit.spec.topology import ExecutorPlan, Topology, resolve_flow
 from devkit.spec.unsupported import reject_unsupported
 
 __all__ = ["Flow"]
+
+#: the ``Flow(...)`` keywords each Executor inherits as they are (timeout_send is converted)
+INHERITED = (
+    "retries",
+    "exit_on_exceptions",
+    "env",
+    "workspace",
+    "py_modules",
+    "extra_search_paths",
+    "reload",
+)
 
 
 def _protocols(protocol: str | Sequence[str], port: int | Sequence[int] | None) -> tuple[ProtocolPort, ...]:
@@ -411,6 +423,10 @@ class Flow(Orchestrator):
             runtime=self._defaults["runtime"],
             timeout_ready=ms_to_seconds(self._defaults["timeout_ready"]),
             image_pull_secrets=self._defaults["image_pull_secrets"],
+            defaults=ExecutorDefaults(
+                timeout_send=ms_to_seconds(self._defaults["timeout_send"]),
+                **{key: self._defaults[key] for key in INHERITED},
+            ),
         )
 
     @property
@@ -485,7 +501,10 @@ class Flow(Orchestrator):
     def save_config(self, path: str | os.PathLike[str]) -> None:
         from devkit.spec.flow_yaml import save_flow_yaml
 
-        save_flow_yaml(self.spec, path, self.log_config)
+        flags = self._flags_to_save()
+        if self.strict_contracts:
+            flags["strict_contracts"] = True
+        save_flow_yaml(self.spec, path, self.log_config, flags)
 
     # -- diagrams (devkit.plot) ------------------------------------------------------------
     def plot(

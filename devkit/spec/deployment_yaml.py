@@ -5,13 +5,17 @@ from __future__ import annotations
 import inspect
 import os
 import pathlib
+import sys
+import warnings
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import yaml
 
 from devkit.errors import ConfigError
 from devkit.observability.spec import TelemetrySpec
-from devkit.spec.models import DeploymentSpec, ExecutorSpec, HttpOptions
+from devkit.runtime.default import default_runtime
+from devkit.spec.models import DeploymentSpec, ExecutorDefaults, ExecutorSpec, HttpOptions
 from devkit.spec.yamlio import read_yaml
 
 D = TypeVar("D")
@@ -19,7 +23,9 @@ D = TypeVar("D")
 __all__ = [
     "executor_spec_to_yaml",
     "load_deployment_yaml",
+    "run_options_to_yaml",
     "save_deployment_yaml",
+    "seconds_to_ms",
     "telemetry_to_yaml",
     "uses_to_str",
 ]
@@ -37,6 +43,12 @@ def resolve_relative(value: Any, base: pathlib.Path) -> Any:
         if candidate.exists():
             return str(candidate)
     return value
+
+
+def with_base_dir(paths: Any, base: pathlib.Path) -> list[str]:
+    """``extra_search_paths`` with the YAML file's folder last, once (a saved file lists it)."""
+    listed = [paths] if isinstance(paths, str) else list(paths or [])
+    return listed if str(base) in listed else [*listed, str(base)]
 
 
 def load_deployment_yaml(source: str | os.PathLike[str], builder: type[D], **overrides: Any) -> D:
@@ -60,27 +72,108 @@ def load_deployment_yaml(source: str | os.PathLike[str], builder: type[D], **ove
     arguments["py_modules"] = [
         resolve_relative(m, doc.base_dir) for m in ([modules] if isinstance(modules, str) else modules)
     ]
-    arguments["extra_search_paths"] = [*arguments.get("extra_search_paths", []), str(doc.base_dir)]
+    arguments["extra_search_paths"] = with_base_dir(arguments.get("extra_search_paths"), doc.base_dir)
     arguments.update(overrides)
     return builder(**arguments)
 
 
-def uses_to_str(uses: Any) -> Any:
+def _importable_as(cls: type) -> str | None:
+    """``'module.Qualname'`` when importing that name gives back ``cls``, else None."""
+    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+        return None
+    found: Any = sys.modules.get(cls.__module__)
+    for part in cls.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return f"{cls.__module__}.{cls.__qualname__}" if found is cls else None
+
+
+def uses_to_str(uses: Any, what: str = "uses") -> Any:
+    """``uses`` as YAML names it: a class by ``'module.Class'``; a class no module name reaches
+    (defined in a function or in ``__main__``) by its bare registered name, with a warning that
+    the file loads only where that class is imported; anything else YAML cannot hold raises."""
+    if uses is None or isinstance(uses, str):
+        return uses
     if isinstance(uses, type):
-        return f"{uses.__module__}.{uses.__qualname__}"
-    return uses
+        dotted = _importable_as(uses)
+        if dotted is not None:
+            return dotted
+        from devkit.executor.base import Executor  # devkit.executor imports this package
+
+        name, module, qualname = uses.__name__, uses.__module__, uses.__qualname__
+        if Executor._registry.get(name) is uses:
+            where = "in __main__" if module == "__main__" else f"inside a function ({qualname})"
+            warnings.warn(
+                f"{what}: uses={uses!r} is defined {where}, so no module name reaches it; saved as "
+                f"{name!r}, which loads only where that class is imported. Move it to a module "
+                "and save again, or list its file in py_modules",
+                UserWarning,
+                stacklevel=3,
+            )
+            return name
+    raise ConfigError(
+        f"{what}: uses={uses!r} cannot be written to YAML; pass an Executor class defined at a "
+        "module's top level, or uses='module.Class' / 'file.yml'"
+    )
 
 
-def executor_spec_to_yaml(spec: ExecutorSpec) -> dict[str, Any]:
-    data: dict[str, Any] = {"uses": uses_to_str(spec.uses)}
-    for key in ("uses_with", "uses_metas", "uses_requests", "uses_dynamic_batching", "env"):
+def _suffix(values: tuple[str, ...], prefix: tuple[str, ...]) -> tuple[str, ...]:
+    """What ``add`` appended to the inherited ``prefix`` (the loader prepends it again)."""
+    return values[len(prefix) :] if values[: len(prefix)] == prefix else values
+
+
+def executor_spec_to_yaml(
+    spec: ExecutorSpec, what: str = "uses", inherited: ExecutorDefaults | None = None
+) -> dict[str, Any]:
+    """The Executor's options that differ from ``inherited`` (a Flow's; default: none)."""
+    base = inherited or ExecutorDefaults()
+    data: dict[str, Any] = {"uses": uses_to_str(spec.uses, what)}
+    for key in ("uses_with", "uses_metas", "uses_requests", "uses_dynamic_batching"):
         value = getattr(spec, key)
         if value:
             data[key] = dict(value)
-    if spec.py_modules:
-        data["py_modules"] = list(spec.py_modules)
-    if spec.workspace:
+    env = {key: value for key, value in spec.env.items() if base.env.get(key) != value}
+    if env:
+        data["env"] = env
+    for key in ("py_modules", "extra_search_paths"):
+        own = _suffix(getattr(spec, key), getattr(base, key))
+        if own:
+            data[key] = list(own)
+    if spec.workspace != base.workspace:
         data["workspace"] = spec.workspace
+    if spec.reload and not base.reload:
+        data["reload"] = True
+    return data
+
+
+def seconds_to_ms(value: float | None) -> float:
+    """A timeout in seconds (None: forever) in jina's milliseconds (-1: forever)."""
+    if value is None:
+        return -1
+    ms = round(value * 1000.0, 6)
+    return int(ms) if ms == int(ms) else ms
+
+
+def run_options_to_yaml(spec: DeploymentSpec, inherited: DeploymentSpec) -> dict[str, Any]:
+    """How ``spec`` is run (scale, runtime, timeouts, retries, export options), where it differs
+    from ``inherited``: the defaults for a Deployment, what a Flow passes on for its Executors."""
+    data: dict[str, Any] = {}
+    for key in ("replicas", "shards", "runtime", "retries"):
+        if getattr(spec, key) != getattr(inherited, key):
+            data[key] = getattr(spec, key)
+    for key in ("timeout_ready", "timeout_send"):
+        if getattr(spec, key) != getattr(inherited, key):
+            data[key] = seconds_to_ms(getattr(spec, key))
+    if spec.exit_on_exceptions != inherited.exit_on_exceptions:
+        data["exit_on_exceptions"] = list(spec.exit_on_exceptions)
+    if spec.polling != inherited.polling:
+        data["polling"] = {endpoint: value.value for endpoint, value in spec.polling.items()}
+    if spec.env_from_secret:
+        data["env_from_secret"] = {var: ref.model_dump() for var, ref in spec.env_from_secret.items()}
+    if spec.volumes:
+        data["volumes"] = list(spec.volumes)
+    pull = _suffix(spec.image_pull_secrets, inherited.image_pull_secrets)
+    if pull:
+        data["image_pull_secrets"] = list(pull)
     return data
 
 
@@ -96,17 +189,23 @@ def save_deployment_yaml(
     path: str | os.PathLike[str],
     http: HttpOptions | None = None,
     log_config: str | None = None,
+    flags: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write the arguments that differ from the defaults, the HTTP front-end's and the
-    observability options (``log_config`` too) included."""
-    arguments: dict[str, Any] = {"name": spec.name, **executor_spec_to_yaml(spec.executor)}
+    """Write every argument that differs from its default: the Executor's, how it runs, the
+    HTTP front-end's, the observability options, ``log_config`` and the orchestrator's
+    ``flags`` (``quiet``, ``restart_on_crash``) that differ from theirs."""
+    arguments: dict[str, Any] = {
+        "name": spec.name,
+        **executor_spec_to_yaml(spec.executor, f"Deployment {spec.name!r}"),
+    }
     defaults = DeploymentSpec()
-    for key in ("port", "protocol", "replicas", "shards", "runtime", "retries"):
+    for key in ("host", "port", "protocol"):
         value = getattr(spec, key)
         if value != getattr(defaults, key):
             arguments[key] = list(value) if isinstance(value, tuple) else value
-    if spec.polling != defaults.polling:
-        arguments["polling"] = {endpoint: value.value for endpoint, value in spec.polling.items()}
+    arguments.update(run_options_to_yaml(spec, defaults))
+    if default_runtime() != defaults.runtime:
+        arguments["runtime"] = spec.runtime  # explicit where a test kit's default would read it otherwise
     if spec.record is not None:
         arguments["record"] = spec.record.model_dump()
     if http is not None:
@@ -114,4 +213,5 @@ def save_deployment_yaml(
     arguments.update(telemetry_to_yaml(spec.telemetry))
     if log_config is not None:
         arguments["log_config"] = str(log_config)
+    arguments.update(flags or {})
     pathlib.Path(path).write_text(yaml.safe_dump({"jtype": "Deployment", "with": arguments}, sort_keys=False))

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from devkit.errors import ConfigError
-from devkit.spec.models import DeploymentSpec, GatewayOptions, RuntimeKind, _Spec
+from devkit.spec.models import DeploymentSpec, ExecutorDefaults, GatewayOptions, RuntimeKind, _Spec
 
 __all__ = [
     "GATEWAY",
@@ -49,8 +49,9 @@ class FlowSpec(_Spec):
     executors: tuple[FlowExecutorSpec, ...] = ()
     gateway: FlowGatewaySpec = Field(default_factory=FlowGatewaySpec)
     runtime: RuntimeKind = "thread"
-    timeout_ready: float | None = 600.0
+    timeout_ready: float | None = 600.0  # seconds: the gateway's, and each Executor's unless add() sets one
     image_pull_secrets: tuple[str, ...] = ()  # Kubernetes export: the gateway's pods pull with these
+    defaults: ExecutorDefaults = Field(default_factory=ExecutorDefaults)  # the rest Executors inherit
 
     def ordered(self) -> list[FlowExecutorSpec]:
         """The Executors in an order where each comes after everything it needs."""

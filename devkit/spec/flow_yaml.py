@@ -17,7 +17,15 @@ from typing import Any, Protocol, TypeVar
 import yaml
 
 from devkit.errors import ConfigError
-from devkit.spec.deployment_yaml import executor_spec_to_yaml, resolve_relative, telemetry_to_yaml
+from devkit.runtime.default import default_runtime
+from devkit.spec.deployment_yaml import (
+    executor_spec_to_yaml,
+    resolve_relative,
+    run_options_to_yaml,
+    seconds_to_ms,
+    telemetry_to_yaml,
+    with_base_dir,
+)
 from devkit.spec.flow import GATEWAY, FlowGatewaySpec, FlowSpec, topology_problems
 from devkit.spec.models import DeploymentSpec, HttpOptions
 from devkit.spec.yamlio import YamlDocument, read_yaml
@@ -112,7 +120,7 @@ def _executor_arguments(item: dict[str, Any], base: pathlib.Path) -> dict[str, A
     modules = arguments.get("py_modules") or []
     modules = [modules] if isinstance(modules, str) else modules
     arguments["py_modules"] = [resolve_relative(m, base) for m in modules]
-    arguments["extra_search_paths"] = [*arguments.get("extra_search_paths", []), str(base)]
+    arguments["extra_search_paths"] = with_base_dir(arguments.get("extra_search_paths"), base)
     return arguments
 
 
@@ -161,38 +169,36 @@ def load_flow_yaml(
 
 
 def _flow_executor_to_yaml(spec: FlowSpec) -> list[dict[str, Any]]:
+    """Each Executor as an ``add``: only what differs from what it takes from the Flow."""
     items: list[dict[str, Any]] = []
-    defaults = DeploymentSpec()
-    previous: str = GATEWAY
-    pull_secrets = spec.image_pull_secrets
+    flow = spec.defaults
     # what an Executor takes from the Flow's options (port_monitoring is the gateway's alone)
-    inherited = spec.gateway.telemetry.model_copy(update={"port_monitoring": None})
+    inherited = DeploymentSpec(
+        runtime=spec.runtime,
+        timeout_ready=spec.timeout_ready,
+        timeout_send=flow.timeout_send,
+        retries=flow.retries,
+        exit_on_exceptions=flow.exit_on_exceptions,
+        image_pull_secrets=spec.image_pull_secrets,
+    )
+    telemetry = spec.gateway.telemetry.model_copy(update={"port_monitoring": None})
+    previous: str = GATEWAY
     for e in spec.executors:
         d = e.deployment
-        item: dict[str, Any] = {"name": e.name, **executor_spec_to_yaml(d.executor)}
-        item.update(telemetry_to_yaml(d.telemetry, inherited))
-        item.pop("workspace", None)
-        if d.workspace:
-            item["workspace"] = d.workspace
+        what = f"Flow {spec.name!r}, Executor {e.name!r}"
+        item: dict[str, Any] = {"name": e.name, **executor_spec_to_yaml(d.executor, what, flow)}
+        item.update(telemetry_to_yaml(d.telemetry, telemetry))
         if e.needs != (previous,):
             item["needs"] = list(e.needs)
-        for key in ("replicas", "shards", "runtime", "retries"):
-            if getattr(d, key) != getattr(defaults, key):
-                item[key] = getattr(d, key)
-        for key in ("volumes", "image_pull_secrets"):  # export options
-            if getattr(d, key) and (key != "image_pull_secrets" or d.image_pull_secrets != pull_secrets):
-                item[key] = list(getattr(d, key))
-        if d.env_from_secret:
-            item["env_from_secret"] = {var: ref.model_dump() for var, ref in d.env_from_secret.items()}
-        if d.polling != defaults.polling:
-            item["polling"] = {k: v.value for k, v in d.polling.items()}
+        item.update(run_options_to_yaml(d, inherited))
         for key in ("when", "floating", "no_reduce", "tls", "grpc_metadata"):
             value = getattr(e, key)
             if value:
                 item[key] = value
         if e.external:
             item.update(external=True, host=list(e.external_addresses))
-            item.pop("uses", None)
+            if d.executor.uses is None:
+                item.pop("uses")
         elif d.host != "127.0.0.1":  # where its workers bind
             item["host"] = d.host
         items.append(item)
@@ -233,17 +239,33 @@ def _gateway_to_yaml(gateway: FlowGatewaySpec) -> dict[str, Any]:
     return data
 
 
-def save_flow_yaml(spec: FlowSpec, path: str | os.PathLike[str], log_config: str | None = None) -> None:
-    """Write ``spec`` as ``jtype: Flow`` YAML that :func:`load_flow_yaml` reads back into it."""
+def save_flow_yaml(
+    spec: FlowSpec,
+    path: str | os.PathLike[str],
+    log_config: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``spec`` as ``jtype: Flow`` YAML that :func:`load_flow_yaml` reads back into it.
+
+    ``with:`` holds the Flow's own options and what its Executors inherit (written once), plus
+    the orchestrator's ``flags`` (``quiet``, ``restart_on_crash``, ...) that differ from default.
+    """
     data: dict[str, Any] = {"jtype": "Flow", "version": "1"}
     with_: dict[str, Any] = {"name": spec.name} if spec.name != "Flow" else {}
-    if spec.runtime != "thread":
-        with_["runtime"] = spec.runtime
+    if spec.runtime != "thread" or default_runtime() != "thread":
+        with_["runtime"] = spec.runtime  # explicit where a test kit's default would read it otherwise
+    if spec.timeout_ready != FlowSpec().timeout_ready:
+        with_["timeout_ready"] = seconds_to_ms(spec.timeout_ready)
+    if spec.defaults.timeout_send is not None:
+        with_["timeout_send"] = seconds_to_ms(spec.defaults.timeout_send)
+    for key, value in spec.defaults.model_dump(exclude_defaults=True, exclude={"timeout_send"}).items():
+        with_[key] = list(value) if isinstance(value, tuple) else value
     with_.update(telemetry_to_yaml(spec.gateway.telemetry))  # the Flow's, which the gateway holds
     if log_config is not None:
         with_["log_config"] = str(log_config)
     if spec.image_pull_secrets:
         with_["image_pull_secrets"] = list(spec.image_pull_secrets)
+    with_.update(flags or {})
     if with_:
         data["with"] = with_
     gateway = _gateway_to_yaml(spec.gateway)

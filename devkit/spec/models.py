@@ -20,6 +20,7 @@ __all__ = [
     "GATEWAY_PROTOCOLS",
     "RUNTIME_KINDS",
     "DeploymentSpec",
+    "ExecutorDefaults",
     "ExecutorSpec",
     "GatewayOptions",
     "GatewaySpec",
@@ -86,6 +87,25 @@ class ExecutorSpec(_Spec):
         if value is None:
             return ()
         return (value,) if isinstance(value, str) else tuple(value)
+
+
+class ExecutorDefaults(_Spec):
+    """What every Executor of a Flow takes from ``Flow(...)`` unless ``add`` says otherwise;
+    saving a Flow writes these once and, per Executor, only what differs from them."""
+
+    timeout_send: float | None = None  # seconds; None: no limit
+    retries: int = -1
+    exit_on_exceptions: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+    workspace: str | None = None
+    py_modules: tuple[str, ...] = ()
+    extra_search_paths: tuple[str, ...] = ()
+    reload: bool = False
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_strings(cls, value: Any) -> Any:
+        return {str(key): str(item) for key, item in (value or {}).items()}
 
 
 class WorkerSpec(_Spec):
