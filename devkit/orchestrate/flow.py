@@ -18,6 +18,7 @@ from devkit.observability.spec import TelemetrySpec
 from devkit.orchestrate.addressing import Edge
 from devkit.orchestrate.base import Orchestrator, ms_to_seconds
 from devkit.orchestrate.deployment import parse_polling
+from devkit.orchestrate.executor_ports import check_fixed_ports, worker_ports
 from devkit.orchestrate.yaml_reload import YamlSource
 from devkit.record.spec import Recording
 from devkit.runtime.address import Address
@@ -228,7 +229,11 @@ class Flow(Orchestrator):
         metrics_exporter_port: int | None = None,
         port_monitoring: int | None = None,
     ) -> Self:
-        """Add an Executor. Without ``needs`` it follows the previous non-floating Executor."""
+        """Add an Executor. Without ``needs`` it follows the previous non-floating Executor.
+
+        ``port`` fixes the port of the Executor's own gRPC server (reachable directly); with
+        replicas or shards the servers take it and the ports after it, or one each from a list.
+        With ``external=True`` it is where the Executor already listens."""
         name = name or f"executor{len(self._executors)}"
         uses = resolve_hub_uses(uses)  # jinaai:// from the local hub folder
         reject_unsupported(
@@ -268,6 +273,7 @@ class Flow(Orchestrator):
             host=host if isinstance(host, str) and not external else "127.0.0.1",  # where its workers bind
             replicas=replicas,
             shards=shards,
+            worker_ports=() if external else worker_ports(f"Flow.add(name={name!r})", port, replicas, shards),
             polling=parse_polling(polling),
             runtime=_runtime(runtime or defaults["runtime"]),
             timeout_ready=ms_to_seconds(
@@ -450,6 +456,7 @@ class Flow(Orchestrator):
             enforce_contracts(self)
         topology = resolve_flow(self.spec)  # validates the topology before anything starts
         self._check_runtimes(topology)
+        check_fixed_ports(topology)
         addresses = self._start_workers(topology)
 
         def address_of(plan: ExecutorPlan, shard: int, replica: int) -> str:

@@ -199,8 +199,11 @@ def _flow_executor_to_yaml(spec: FlowSpec) -> list[dict[str, Any]]:
             item.update(external=True, host=list(e.external_addresses))
             if d.executor.uses is None:
                 item.pop("uses")
-        elif d.host != "127.0.0.1":  # where its workers bind
-            item["host"] = d.host
+        else:
+            if d.host != "127.0.0.1":  # where its workers bind
+                item["host"] = d.host
+            if d.worker_ports:
+                item["port"] = list(d.worker_ports)
         items.append(item)
         if not e.floating:
             previous = e.name

@@ -272,6 +272,7 @@ class DeploymentSpec(_Spec):
     protocol: str | tuple[str, ...] = "grpc"
     replicas: int = 1
     shards: int = 1
+    worker_ports: tuple[int, ...] = ()  # Flow.add(port=): each worker's, shard-major; (): free ports
     polling: dict[str, Polling] = Field(default_factory=lambda: {"*": Polling.ANY})
     runtime: RuntimeKind = "thread"
     timeout_ready: float | None = 600.0  # seconds; None waits forever
@@ -299,6 +300,16 @@ class DeploymentSpec(_Spec):
         if value < 1:
             raise ValueError(f"must be at least 1, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _one_port_per_worker(self) -> DeploymentSpec:
+        count = self.replicas * self.shards
+        if self.worker_ports and len(self.worker_ports) != count:
+            raise ValueError(
+                f"worker_ports lists {len(self.worker_ports)} ports for {self.replicas} replicas x "
+                f"{self.shards} shards = {count} workers; list one per worker or none"
+            )
+        return self
 
     @property
     def needs_front(self) -> bool:
@@ -340,6 +351,7 @@ class DeploymentSpec(_Spec):
                 name=self.name,
                 executor=self.executor,
                 host=host,
+                port=self.worker_ports[shard * self.replicas + replica] if self.worker_ports else 0,
                 replicas=self.replicas,
                 shards=self.shards,
                 replica_id=replica,

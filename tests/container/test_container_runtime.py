@@ -13,7 +13,7 @@ import pytest
 from container_executors import BrokenAtStart, Where, WhereDoc
 from docarray import DocList
 
-from devkit import RuntimeFailToStart
+from devkit import Client, RuntimeFailToStart
 from devkit.container.engine import docker_client, running_containers
 from devkit.runtime.container import ContainerHandle
 
@@ -160,3 +160,15 @@ def test_an_executor_folder_is_built_once_and_served_from_its_image(tmp_path, de
         with deployment_factory(uses, name="shout") as deployment:
             got = deployment.post("/", docs("hi"), return_type=DocList[WhereDoc])
         assert got.text == ["HI"]
+
+
+@pytest.mark.devkit_runtimes("container")
+def test_an_executor_added_with_a_port_is_published_on_that_port(flow_factory, free_port):
+    flow = flow_factory().add(uses=Where, name="where", port=free_port)
+    with flow:
+        (handle,) = _containers(flow).values()
+        assert handle.address.port == free_port
+        with Client(host="127.0.0.1", port=free_port, protocol="grpc") as client:  # past the gateway
+            got = client.post("/", docs("direct"), return_type=DocList[WhereDoc])
+    assert got.text == ["direct"]
+    assert len(got[0].hosts) == 1 and got[0].hosts != [socket.gethostname()], "not served from the container"
