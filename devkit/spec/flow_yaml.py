@@ -203,7 +203,8 @@ def _flow_executor_to_yaml(spec: FlowSpec) -> list[dict[str, Any]]:
             if d.host != "127.0.0.1":  # where its workers bind
                 item["host"] = d.host
             if d.worker_ports:
-                item["port"] = list(d.worker_ports)
+                ports = list(d.worker_ports)
+                item["port"] = ports[0] if len(ports) == 1 else ports
         items.append(item)
         if not e.floating:
             previous = e.name
