@@ -10,13 +10,11 @@ import warnings
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-import yaml
-
 from devkit.errors import ConfigError
 from devkit.observability.spec import TelemetrySpec
 from devkit.runtime.default import default_runtime
 from devkit.spec.models import DeploymentSpec, ExecutorDefaults, ExecutorSpec, HttpOptions
-from devkit.spec.yamlio import read_yaml
+from devkit.spec.yamlio import read_yaml, write_yaml
 
 D = TypeVar("D")
 
@@ -214,4 +212,4 @@ def save_deployment_yaml(
     if log_config is not None:
         arguments["log_config"] = str(log_config)
     arguments.update(flags or {})
-    pathlib.Path(path).write_text(yaml.safe_dump({"jtype": "Deployment", "with": arguments}, sort_keys=False))
+    write_yaml({"jtype": "Deployment", "with": arguments}, path, f"Deployment {spec.name!r}")

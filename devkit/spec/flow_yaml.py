@@ -14,8 +14,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
-import yaml
-
 from devkit.errors import ConfigError
 from devkit.runtime.default import default_runtime
 from devkit.spec.deployment_yaml import (
@@ -28,7 +26,7 @@ from devkit.spec.deployment_yaml import (
 )
 from devkit.spec.flow import GATEWAY, FlowGatewaySpec, FlowSpec, topology_problems
 from devkit.spec.models import DeploymentSpec, HttpOptions
-from devkit.spec.yamlio import YamlDocument, read_yaml
+from devkit.spec.yamlio import YamlDocument, read_yaml, write_yaml
 
 __all__ = ["FlowBuilder", "load_flow_yaml", "save_flow_yaml"]
 
@@ -276,4 +274,4 @@ def save_flow_yaml(
     if gateway:
         data["gateway"] = gateway
     data["executors"] = _flow_executor_to_yaml(spec)
-    pathlib.Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+    write_yaml(data, path, f"Flow {spec.name!r}")

@@ -13,7 +13,7 @@ import yaml
 
 from devkit.errors import ConfigError
 
-__all__ = ["YamlDocument", "read_yaml", "substitute"]
+__all__ = ["YamlDocument", "read_yaml", "substitute", "write_yaml"]
 
 _VAR = re.compile(r"\$\{\{\s*([A-Za-z_][\w]*)\.([\w.\-]+)\s*\}\}")
 
@@ -118,3 +118,38 @@ def substitute(value: Any, context: Mapping[str, Any], source: str = "<string>")
         return match.group(0) if found is None else str(found)
 
     return _VAR.sub(replace, value)
+
+
+def _unwritable(value: Any, path: str) -> tuple[str, Any] | None:
+    """The first value under ``value`` that safe YAML cannot hold, and where it is."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found = _unwritable(key, f"{where} (the key)") or _unwritable(item, where)
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _unwritable(item, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    try:
+        yaml.safe_dump(value)
+    except yaml.YAMLError:
+        return path, value
+    return None
+
+
+def write_yaml(data: Mapping[str, Any], path: str | os.PathLike[str], what: str) -> None:
+    """Write ``data`` as safe YAML; a value it cannot hold (a Python object in ``uses_with``, say)
+    is a :class:`ConfigError` naming the option, rather than PyYAML's bare representer error."""
+    found = _unwritable(dict(data), "")
+    if found:
+        where, value = found
+        raise ConfigError(
+            f"{what}: {where} = {value!r} ({type(value).__name__}) cannot be written to YAML; pass plain "
+            "values (str, int, float, bool, None, lists and mappings of them) or build it in the Executor"
+        )
+    pathlib.Path(path).write_text(yaml.safe_dump(dict(data), sort_keys=False))

@@ -424,3 +424,15 @@ def test_a_uses_yaml_cannot_hold_is_a_config_error_naming_the_option(tmp_path):
         flow.save_config(tmp_path / "flow.yml")
     with pytest.raises(ConfigError, match=r"Deployment 'number': uses=42"):
         Deployment(uses=42, name="number").save_config(tmp_path / "dep.yml")
+
+
+def test_a_value_yaml_cannot_hold_is_a_config_error_naming_where_it_is(tmp_path):
+    flow = Flow(name="odd").add(uses=USES, name="first", uses_with={"model": [1, object()]})
+    with pytest.raises(
+        ConfigError, match=r"Flow 'odd': executors\[0\]\.uses_with\.model\[1\] = <object object"
+    ):
+        flow.save_config(tmp_path / "flow.yml")
+    assert not (tmp_path / "flow.yml").exists(), "half a file was written"
+    deployment = Deployment(uses=USES, name="odd", uses_metas={"made": object()})
+    with pytest.raises(ConfigError, match=r"Deployment 'odd': with\.uses_metas\.made = <object object"):
+        deployment.save_config(tmp_path / "dep.yml")
