@@ -14,6 +14,7 @@ __all__ = [
     "PortInUseError",
     "RuntimeFailToStart",
     "ServerUnavailableError",
+    "UnencodableDocumentError",
 ]
 
 
@@ -51,6 +52,10 @@ class ServerUnavailableError(DevkitError, ConnectionError):
 
 class BadRequestError(DevkitError, ValueError):
     """The server rejected a request as invalid (gRPC INVALID_ARGUMENT / HTTP 4xx)."""
+
+
+class UnencodableDocumentError(DevkitError, ValueError):
+    """A document holds a value docarray's ``DocListProto`` (what jina peers read) cannot carry."""
 
 
 class ExecutorError(DevkitError):

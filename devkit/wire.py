@@ -14,6 +14,7 @@ Documents travel in one of two encodings inside ``DataRequestProto.data``:
 from __future__ import annotations
 
 import random
+import re
 import traceback
 import typing
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ from google.protobuf import json_format, struct_pb2
 from pydantic import BaseModel
 
 from devkit import codec
-from devkit.errors import ExecutorError, ExecutorUnreachableError
+from devkit.errors import ExecutorError, ExecutorUnreachableError, UnencodableDocumentError
 from devkit.proto import jina_pb2
 
 __all__ = [
@@ -97,7 +98,29 @@ def write_docs(request: jina_pb2.DataRequestProto, docs: DocList[Any], *, devkit
             return
         except codec.Unrepresentable:
             pass  # this request goes as DocListProto, which docarray may still carry
-    request.data.docs.CopyFrom(docs.to_protobuf())
+    request.data.docs.CopyFrom(doclist_proto(docs))
+
+
+_PROBLEM_FIELD = re.compile(r"Field `([^`]*)`")
+
+
+def doclist_proto(docs: DocList[Any]) -> DocListProto:
+    """``docs.to_protobuf()``; an int beyond protobuf's 32 bits (docarray's bare "Value out of
+    range") is raised as :class:`UnencodableDocumentError` naming the field and the limit."""
+    try:
+        return docs.to_protobuf()
+    except ValueError as exc:
+        text = " ".join(str(arg) for arg in exc.args)
+        if "Value out of range" not in text:
+            raise
+        field = _PROBLEM_FIELD.search(text)
+        where = f"field {field.group(1)!r}" if field else "a field"
+        raise UnencodableDocumentError(
+            f"a document's {where} holds an integer outside the 32-bit range (-2**31 .. 2**31-1) "
+            f"that docarray's DocListProto carries ({text}); jina peers read only DocListProto, "
+            "so store the value as a float or a str, or send it to a devkit peer, whose codec "
+            "carries any int"
+        ) from exc
 
 
 def carries_codec(request: jina_pb2.DataRequestProto) -> bool:

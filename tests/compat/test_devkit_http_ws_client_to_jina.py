@@ -19,6 +19,7 @@ from docarray.typing import NdArray
 
 from devkit import Client, ExecutorError
 from devkit.documents import UntypedDoc
+from devkit.errors import UnencodableDocumentError
 
 pytestmark = [pytest.mark.jina_compat, pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -161,3 +162,16 @@ def test_http_client_streams_documents_from_a_generator_endpoint(jina_servers: A
     with Client(host=f"http://127.0.0.1:{deployment.port}") as client:
         docs = client.stream_doc("/gen", TextDoc(text="hey"), return_type=TextDoc)
     assert [(doc.text, doc.n) for doc in docs] == [("hey-0", 0), ("hey-1", 1), ("hey-2", 2)]
+
+
+def test_websocket_to_jina_keeps_docarrays_protobuf_and_names_an_int_it_cannot_carry(
+    jina_servers: Any,
+) -> None:
+    """jina's WebSocket gateway does not name itself devkit: the client sends DocListProto, and an
+    int beyond 32 bits is refused before sending with an error naming the field and the limit."""
+    flow = jina_servers("flow", "websocket")
+    with Client(host=f"ws://127.0.0.1:{flow.port}") as client:
+        assert client.post("/shout", make_docs(TEXTS[:1]), return_type=DocList[TextDoc]).text == ["ALPHA!"]
+        with pytest.raises(UnencodableDocumentError, match=r"field 'n'.*32-bit range"):
+            client.post("/shout", DocList[TextDoc]([TextDoc(text="big", n=2**40)]))
+        assert client.post("/shout", make_docs(TEXTS[1:2]), return_type=DocList[TextDoc]).text == ["BE!"]

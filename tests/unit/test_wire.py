@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from docarray import BaseDoc, DocList
 from docarray.documents import TextDoc as StockTextDoc
 
 from devkit import codec
+from devkit.errors import UnencodableDocumentError
 from devkit.proto import jina_pb2
-from devkit.wire import carries_codec, doc_count, new_request, read_docs
+from devkit.wire import carries_codec, doc_count, new_request, read_docs, read_docs_and_codec
 
 
 class TextDoc(BaseDoc):
@@ -23,6 +25,10 @@ class Label(str):
 
 class Loose(BaseDoc):
     extra: Any = None
+
+
+class Counted(BaseDoc):
+    count: int = 0
 
 
 DOCS = DocList[TextDoc]([TextDoc(text=str(i)) for i in range(3)])
@@ -63,3 +69,14 @@ def test_docarrays_protobuf_keeps_an_empty_arrays_dtype() -> None:
     docs = DocList[StockTextDoc]([StockTextDoc(embedding=np.zeros((0, 4), dtype=np.float32))])
     got = read_docs(new_request("/", docs), DocList[StockTextDoc])[0].embedding
     assert (got.dtype, got.shape, type(got)) == (np.float32, (0, 4), type(docs[0].embedding))
+
+
+def test_an_int_beyond_32_bits_goes_in_the_codec_and_is_a_clear_error_for_a_jina_peer() -> None:
+    docs = DocList[Counted]([Counted(count=2**40), Counted(count=-(2**31))])
+    read, in_codec = read_docs_and_codec(new_request("/", docs, devkit_peer=True), DocList[Counted])
+    assert in_codec and read.count == [2**40, -(2**31)]
+    with pytest.raises(
+        UnencodableDocumentError, match=r"field 'count'.*32-bit range.*1099511627776"
+    ) as caught:
+        new_request("/", docs)
+    assert isinstance(caught.value, ValueError)  # what docarray raised, so callers catching it still do
