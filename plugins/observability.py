@@ -6,13 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from devkit.observability.telemetry import flush_spans
 from devkit.testing.metrics import MetricValues, OtlpMetricsReceiver
 from devkit.testing.spans import OtlpReceiver, Spans
 
 __all__ = ["metrics", "spans", "trace_section"]
 
-#: how long a failing test's report waits for the spans of its last request still in flight
-SETTLE_SECONDS = 1.0
+#: the bound on a failing test's report waiting for its last request's spans from processes
+#: still running (a condition wait: it ends as soon as the trace is complete)
+SETTLE_SECONDS = 10.0
 
 
 @pytest.fixture
@@ -54,9 +56,13 @@ def metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[MetricValues]:
 def trace_section(collected: Spans, settle: float = SETTLE_SECONDS) -> str | None:
     """The last request's trace as an indented tree, for a failing test's report (None: no span).
 
-    Spans are exported in batches (every 10 ms here), so the report waits up to ``settle``
-    seconds for the last trace to have its root and every parent, and says so if it did not.
+    Spans are exported in batches (every 10 ms here). This process's batches (the client's
+    span, thread-runtime gateways and workers) are flushed first, so they are all there; a
+    closed runtime flushed its own. Only spans of child processes still running can be in
+    flight: the report waits up to ``settle`` seconds for the last trace to have its root,
+    every parent and every answered call's server span, and says so if it did not.
     """
+    flush_spans()
 
     def settled(view: Spans) -> bool:
         last = view.last_trace_id()

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
+import weakref
 from typing import Any
 
 from devkit.observability.metrics import Metrics, start_metrics
 from devkit.observability.spec import TelemetrySpec, exporter_endpoint
 
-__all__ = ["Telemetry", "start_telemetry"]
+__all__ = ["Telemetry", "flush_spans", "start_telemetry"]
 
 log = logging.getLogger("devkit.observability")
 
@@ -36,6 +39,8 @@ class Telemetry:
         self.tracer: Any = None
         if spec.tracing:
             self.provider, self.tracer = _tracer(spec, service_name)
+            with _TRACING_LOCK:
+                _TRACING.add(self)
         self.metrics: Metrics | None = None
         try:
             self.metrics = start_metrics(spec, service_name, host)
@@ -70,7 +75,15 @@ class Telemetry:
             found.append(MetricsClientInterceptor(self.metrics))
         return found
 
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Export the spans that ended but wait in the batch processor (True: all went out)."""
+        if self.provider is None:
+            return True
+        return bool(self.provider.force_flush(int(timeout * 1000)))
+
     def close(self) -> None:
+        with _TRACING_LOCK:
+            _TRACING.discard(self)
         if self.metrics is not None:
             self.metrics.close()
         if self.provider is not None:
@@ -78,6 +91,24 @@ class Telemetry:
                 self.provider.shutdown()  # exports what the batch processor still holds
             except Exception as exc:  # an unreachable collector must not fail a shutdown
                 log.warning("%s: exporting the last spans failed: %r", self.service_name, exc)
+
+
+#: every tracing Telemetry of this process not closed yet, for :func:`flush_spans`
+_TRACING: weakref.WeakSet[Telemetry] = weakref.WeakSet()
+_TRACING_LOCK = threading.Lock()
+
+
+def flush_spans(timeout: float = 10.0) -> bool:
+    """Export now every span this process ended but still holds in a batch (clients, and
+    gateways and workers on the thread runtime), so a reader of the collector sees them
+    without waiting for the next export tick. True when every flush finished in time."""
+    with _TRACING_LOCK:
+        live = list(_TRACING)
+    deadline = time.monotonic() + timeout
+    flushed = True
+    for telemetry in live:  # one bound for all: a collector that is gone costs it once
+        flushed = telemetry.flush(max(deadline - time.monotonic(), 0.0)) and flushed
+    return flushed
 
 
 def _tracer(spec: TelemetrySpec, service_name: str) -> tuple[Any, Any]:

@@ -161,6 +161,35 @@ def test_the_trace_section_is_opt_in_per_test_by_marker(project: pytest.Pytester
     assert result.stdout.str().count("- devkit trace -") == 1, result.stdout.str()
 
 
+@pytest.mark.timeout(120)
+def test_the_report_sends_the_clients_spans_itself_rather_than_waiting_for_their_export(
+    project: pytest.Pytester,
+) -> None:
+    """The client's span is the trace's root and the client is closed only after the report:
+    the report flushes it, whatever the batch processor's schedule (here: 10 minutes)."""
+    project.makepyfile(
+        test_slow_export="""
+        from executors import Fails, TextDoc
+
+        def test_fails(spans, monkeypatch, deployment_factory, client_factory):
+            monkeypatch.setenv('OTEL_BSP_SCHEDULE_DELAY', '600000')
+            with deployment_factory(Fails, name='fails', tracing=True) as deployment:
+                client_factory(deployment, tracing=True).post('/index', TextDoc(text='x'))
+        """
+    )
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- devkit trace -*",
+            "last request's trace * (3 spans, 3 with an error; 1 trace in the test):",
+            f"{CALL} [[]client[]] CLIENT -> fails/rep-0 * ms ERROR ValueError('bad input') (Executor fails)",
+            f"  {CALL} [[]fails/rep-0[]] SERVER * ms ERROR ValueError('bad input') (Executor fails)",
+        ]
+    )
+    assert "still missing" not in result.stdout.str(), result.stdout.str()
+
+
 def _span(name: str, span_id: str, parent: str | None, start: int, trace: str = "t1", **more: object) -> Span:
     fields: dict = {"service": "svc", "kind": "INTERNAL", "error": False, "status_message": ""}
     fields.update(more)
