@@ -86,6 +86,7 @@ class AsyncClient:
             grpc_channel_options=grpc_channel_options,
             prefetch=prefetch,
             interceptors=() if self.telemetry is None else tuple(self.telemetry.client_interceptors()),
+            tracer=None if self.telemetry is None else self.telemetry.tracer,
         )
         self._transport: Transport | None = None
 

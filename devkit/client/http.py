@@ -34,6 +34,7 @@ __all__ = ["HttpStatusError", "HttpTransport", "decode_response"]
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 _POOL = 32  # connections kept open per client; requests beyond it wait for a free one
 _REPR = re.compile(r"^(\w+)\(")
+_JSON = {"Content-Type": "application/json"}
 
 
 class HttpStatusError(Exception):
@@ -207,12 +208,19 @@ class HttpTransport(Transport):
         self, request: OutgoingRequest, doclist_type: type[DocList[Any]], timeout: float | None
     ) -> Response:
         route = self.route(request.endpoint)
-        response = await self.http.post(
-            route,
-            content=request_body(request, generic=route == "/post"),
-            headers={"Content-Type": "application/json"},
-            timeout=timeout,
+        answer = await self.http.post(
+            route, content=request_body(request, generic=route == "/post"), headers=_JSON, timeout=timeout
         )
+        return self.decode(route, request, answer, doclist_type)
+
+    def decode(
+        self,
+        route: str,
+        request: OutgoingRequest,
+        response: httpx.Response,
+        doclist_type: type[DocList[Any]],
+    ) -> Response:
+        """The request's :class:`Response` (an Executor's error too); other failures raise."""
         status = response.status_code
         if status == 200:
             return decode_response(orjson.loads(response.content), request, doclist_type)

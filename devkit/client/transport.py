@@ -40,6 +40,8 @@ class ConnectionSettings:
     grpc_channel_options: dict[str, Any] | None = None
     prefetch: int = 1000
     interceptors: tuple[Any, ...] = ()  # grpc.aio client interceptors (tracing); none: no cost
+    #: the client's tracer (None: off): HTTP and WebSocket then open traced transports
+    tracer: Any = None
 
 
 class Transport(ABC):
@@ -119,10 +121,18 @@ def open_transport(address: Address, settings: ConnectionSettings) -> Transport:
 
             return GrpcTransport(address, settings)
         if address.protocol == "http":
+            if settings.tracer is not None:
+                from devkit.client.traced import TracedHttpTransport
+
+                return TracedHttpTransport(address, settings)
             from devkit.client.http import HttpTransport
 
             return HttpTransport(address, settings)
         if address.protocol == "websocket":
+            if settings.tracer is not None:
+                from devkit.client.traced import TracedWebSocketTransport
+
+                return TracedWebSocketTransport(address, settings)
             from devkit.client.websocket import WebSocketTransport
 
             return WebSocketTransport(address, settings)

@@ -190,6 +190,37 @@ def test_the_report_sends_the_clients_spans_itself_rather_than_waiting_for_their
     assert "still missing" not in result.stdout.str(), result.stdout.str()
 
 
+@pytest.mark.timeout(120)
+def test_the_report_shows_the_http_and_websocket_gateways_request_spans(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_protocols="""
+        import pytest
+        from executors import Fails, TextDoc
+
+        @pytest.mark.devkit_trace
+        @pytest.mark.devkit_protocols('http', 'websocket')
+        def test_fails(flow_factory, client_factory):
+            with flow_factory().add(uses=Fails, name='fails') as flow:
+                client_factory(flow).post('/index', TextDoc(text='x'))
+        """
+    )
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    for name in ("POST /post", "WS /"):
+        result.stdout.fnmatch_lines(
+            [
+                "*- devkit trace -*",
+                "last request's trace * (5 spans, 5 with an error; 1 trace in the test):",
+                f"{name} [[]client[]] CLIENT -> Flow/gateway * ms ERROR ValueError('bad input') (Executor fails)",
+                f"  {name} [[]Flow/gateway[]] SERVER * ms ERROR ValueError('bad input') (Executor fails)",
+                f"    {HOP} [[]Flow/gateway[]] CLIENT -> fails/rep-0 * ms ERROR ValueError('bad input') (Executor fails)",
+                f"      {HOP} [[]fails/rep-0[]] SERVER * ms ERROR ValueError('bad input') (Executor fails)",
+                "        /index [[]fails/rep-0[]] INTERNAL * ms ERROR ValueError: bad input (Executor fails)",
+            ]
+        )
+    assert "still missing" not in result.stdout.str(), result.stdout.str()
+
+
 def _span(name: str, span_id: str, parent: str | None, start: int, trace: str = "t1", **more: object) -> Span:
     fields: dict = {"service": "svc", "kind": "INTERNAL", "error": False, "status_message": ""}
     fields.update(more)

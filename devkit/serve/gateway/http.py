@@ -75,6 +75,14 @@ class HttpGateway:
     def __init__(self, core: GatewayCore, options: HttpOptions) -> None:
         self.core = core
         self.options = options
+        #: the gateway's tracer (None: tracing off, and no data route is wrapped in a span)
+        self.tracer: Any = None if core.telemetry is None else core.telemetry.tracer
+        #: answers one request; when tracing, also marks the request's span with an Executor's error
+        self._post: Callable[[jina_pb2.DataRequestProto], Awaitable[jina_pb2.DataRequestProto]] = core.post
+        if self.tracer is not None:
+            from devkit.observability.http_tracing import marking
+
+            self._post = marking(core.post)
         self.models: dict[str, EndpointModels] = endpoint_models(core.endpoint_schemas())
         self.routes = self._routes()
         self._openapi: bytes | None = None
@@ -117,17 +125,14 @@ class HttpGateway:
         ]
         if not self.options.no_debug_endpoints:
             routes.append(StarletteRoute("/status", self.status, methods=["GET"]))
-            routes.append(StarletteRoute("/post", self.post_any, methods=["POST"]))
+            routes.append(StarletteRoute("/post", self._traced("/post", self.post_any), methods=["POST"]))
         for route in self.routes:
             if self._models_for(route.endpoint).is_generator:
                 handler = self.stream_endpoint(route.endpoint)
                 routes.append(StarletteRoute(route.path, handler, methods=["GET", "POST"]))
             else:
-                routes.append(
-                    StarletteRoute(
-                        route.path, self.post_endpoint(route.endpoint), methods=list(route.methods)
-                    )
-                )
+                handler = self._traced(route.path, self.post_endpoint(route.endpoint))
+                routes.append(StarletteRoute(route.path, handler, methods=list(route.methods)))
         middleware: list[Middleware] = []
         if self.options.cors:
             from starlette.middleware.cors import CORSMiddleware
@@ -146,6 +151,27 @@ class HttpGateway:
             middleware=middleware,
             exception_handlers={404: self.not_found, 405: self.not_allowed, Exception: self.internal_error},
         )
+
+    def _traced(
+        self, route: str, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A data route's handler, in a SERVER span per request when the gateway traces
+        (health, status and the docs are not traced, as over gRPC)."""
+        tracer = self.tracer
+        if tracer is None:
+            return handler
+        from devkit.observability.http_tracing import HttpTarget, server_span, set_status_code
+
+        async def traced(request: Request) -> Response:
+            url = request.url
+            target = HttpTarget(url.scheme, url.hostname, url.port, url.path)
+            client = {"client.address": request.client.host} if request.client else {}
+            with server_span(tracer, request.method, route, target, request.headers, **client) as span:
+                response = await handler(request)
+                set_status_code(span, response.status_code, server=True)
+                return response
+
+        return traced
 
     # -- handlers -------------------------------------------------------------------------------
     async def health(self, request: Request) -> Response:
@@ -186,7 +212,7 @@ class HttpGateway:
         except codec.BadBody as exc:
             return error_response(422, str(exc))
         report_front_end_decode(request, began)  # only when a load generator asks
-        response = await self.core.post(request)
+        response = await self._post(request)
         return self._respond(response, models.output)
 
     def _respond(self, response: jina_pb2.DataRequestProto, schema: type[BaseDoc]) -> Response:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -106,8 +106,9 @@ class WebSocketGateway:
 
     async def stream(self, websocket: WebSocket) -> None:
         subprotocol = await self._accept(websocket)
+        respond = self._answer if self.http.tracer is None else self._traced_answer(websocket)
         answers = answer_stream(
-            self._requests(websocket, subprotocol), self._answer, on_error=self._error, in_order=True
+            self._requests(websocket, subprotocol), respond, on_error=self._error, in_order=True
         )
         errored = False
         try:
@@ -186,6 +187,31 @@ class WebSocketGateway:
         if isinstance(item, _Rejected):
             return item.answer
         return await self.core.post(item)
+
+    def _traced_answer(self, websocket: WebSocket) -> Callable[[Any], Awaitable[jina_pb2.DataRequestProto]]:
+        """``_answer`` in a SERVER span per request message, continuing the trace the
+        connection was opened in (its handshake's ``traceparent``: jina's messages carry none)."""
+        from devkit.observability.http_tracing import HttpTarget, mark_response, server_span
+
+        tracer = self.http.tracer
+        url = websocket.url
+        target = HttpTarget(url.scheme, url.hostname, url.port, url.path)
+        headers = dict(websocket.headers)
+        fixed = {"network.protocol.name": "websocket"}
+        if websocket.client is not None:
+            fixed["client.address"] = websocket.client.host
+
+        async def answer(item: Any) -> jina_pb2.DataRequestProto:
+            more = dict(fixed)
+            if isinstance(item, jina_pb2.DataRequestProto):
+                more["jina.endpoint"] = item.header.exec_endpoint or "/"
+                more["jina.request_id"] = item.header.request_id
+            with server_span(tracer, "GET", url.path, target, headers, name=f"WS {url.path}", **more) as span:
+                response = await self._answer(item)
+                mark_response(span, response)
+                return response
+
+        return answer
 
     @staticmethod
     def _error(item: Any, exc: Exception) -> jina_pb2.DataRequestProto:
