@@ -55,3 +55,27 @@ def test_documents_round_trip_through_a_jina_executor_in_a_devkit_flow(jina_exec
                 ("doc-1", "JINA?!", 5),
                 ("doc-2", "X?!", 2),
             ]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "websocket"])
+def test_an_int_a_jina_executor_cannot_read_is_that_requests_error_naming_it(
+    jina_executor: Any, protocol: str
+) -> None:
+    """devkit's client carries 2**40 to the gateway in its codec; the gateway's edge to the jina
+    Executor needs DocListProto (32-bit ints): that request is answered with an error naming the
+    Executor, the field and the limit, and the next request goes through."""
+    flow = Flow(protocol=protocol).add(
+        name="shouter", external=True, host="127.0.0.1", port=jina_executor.port
+    )
+    scheme = "ws" if protocol == "websocket" else "grpc"
+    with flow, Client(host=f"{scheme}://127.0.0.1:{flow.port}") as client:
+        errors: list[Any] = []
+        client.post("/shout", DocList[PlainDoc]([PlainDoc(text="big", n=2**40)]), on_error=errors.append)
+        (error,) = errors
+        assert error.status.exception.executor == "shouter"
+        assert error.status.exception.name == "UnencodableDocumentError"
+        assert "field 'n'" in error.status.description and "32-bit range" in error.status.description
+        returned = client.post(
+            "/shout", DocList[PlainDoc]([PlainDoc(text="hi")]), return_type=DocList[PlainDoc]
+        )
+        assert returned.text == ["HI"]

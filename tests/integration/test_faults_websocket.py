@@ -51,3 +51,28 @@ def test_a_partitioned_executor_fails_each_request_and_the_stream_goes_on(
             assert caught.value.executor == "encoder"
         got = client.post("/", _docs(3), return_type=DocList[TextDoc])
     assert got.text == ["doc-0!", "doc-1!", "doc-2!"]
+
+
+@pytest.mark.devkit_protocols("websocket")
+def test_one_failing_request_of_a_call_is_answered_with_its_error_and_the_others_with_data(
+    network, flow_factory, client_factory
+):
+    flow = network.attach(flow_factory().add(uses=Stamp, name="encoder", retries=0))
+    edge = network.edge("gateway", "encoder", layer="grpc")
+    edge.fail("UNAVAILABLE", where={"text": {"$eq": "doc-1"}})
+    done: list[Response] = []
+    failed: list[Response] = []
+    with flow:
+        client_factory(flow).post(
+            "/",
+            _docs(4),
+            request_size=1,
+            on_done=done.append,
+            on_error=failed.append,
+            return_type=DocList[TextDoc],
+        )
+    assert sorted(response.docs[0].text for response in done) == ["doc-0!", "doc-2!", "doc-3!"]
+    (error,) = failed
+    assert error.status.exception.name == "ExecutorUnavailableError"
+    assert error.status.exception.executor == "encoder"
+    assert "doc-1" in {doc.text for doc in error.docs}  # the failing request's own documents
