@@ -8,6 +8,7 @@ request's tree. Span names are the RPC paths, as in jina (``/jina.JinaRPC/Call``
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
@@ -93,14 +94,14 @@ class TracingServerInterceptor(grpc.aio.ServerInterceptor):
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, handler.request_deserializer, handler.response_serializer
             )
+
         if handler.stream_stream is not None:
             inner_ss = handler.stream_stream
 
             async def stream_stream(requests: Any, context: Any) -> AsyncIterator[Any]:
-                with span() as current:
-                    async for response in inner_ss(requests, context):
-                        mark_response(current, response)
-                        yield response
+                answers = inner_ss(requests, context)
+                async for response in _served(tracer, method, parent, attributes, answers, context, True):
+                    yield response
 
             return grpc.stream_stream_rpc_method_handler(
                 stream_stream, handler.request_deserializer, handler.response_serializer
@@ -109,14 +110,56 @@ class TracingServerInterceptor(grpc.aio.ServerInterceptor):
             inner_us = handler.unary_stream
 
             async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
-                with span():
-                    async for response in inner_us(request, context):
-                        yield response
+                answers = inner_us(request, context)
+                async for response in _served(tracer, method, parent, attributes, answers, context, False):
+                    yield response
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, handler.request_deserializer, handler.response_serializer
             )
         return handler
+
+
+async def _served(
+    tracer: trace.Tracer,
+    method: str,
+    parent: otel_context.Context,
+    attributes: dict[str, str],
+    answers: AsyncIterator[Any],
+    context: Any,
+    mark: bool,
+) -> AsyncIterator[Any]:
+    """A streaming RPC's answers in its SERVER span, which ends when the RPC does.
+
+    The span is made current for the rest of the RPC's own task (grpc runs each RPC in one)
+    and never detached: a caller that stops reading cancels the RPC, and the abandoned
+    generator is then closed from another task, where detaching would fail.
+    """
+    span = tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+    otel_context.attach(trace.set_span_in_context(span, parent))
+    ended = False
+
+    def end(_: Any = None) -> None:
+        nonlocal ended
+        if not ended:
+            ended = True
+            span.end()
+
+    context.add_done_callback(end)
+    try:
+        async for response in answers:
+            if mark:
+                mark_response(span, response)
+            yield response
+    except (GeneratorExit, asyncio.CancelledError):  # the caller hung up: not the handler's error
+        raise
+    except BaseException as exc:
+        if not ended:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        end()
 
 
 def _inject(metadata: Iterable[tuple[str, Any]] | None, ctx: otel_context.Context) -> list[tuple[str, Any]]:
@@ -170,15 +213,19 @@ class _AioStreaming:
 
         ended = False
 
-        def end(_: Any = None) -> None:
+        def end() -> None:
             nonlocal ended
             if not ended:
                 ended = True
                 span.end()
 
-        # a caller that stops reading (an error answer raised) cancels the call: the span
-        # ends then, even though the generator below is never finished
-        call.add_done_callback(end)
+        def on_done(done: Any) -> None:
+            # only a cancelled call ends here: one that finished may still hold answers the
+            # caller has not read (its status can arrive before them), and reading marks the span
+            if done.cancelled():
+                end()
+
+        call.add_done_callback(on_done)
 
         async def answers() -> AsyncIterator[Any]:
             try:
@@ -195,7 +242,64 @@ class _AioStreaming:
             finally:
                 end()
 
-        return answers()
+        # a caller that stops reading (an error answer raised) cancels the call it holds: the
+        # span ends then, even though the generator above is never finished
+        return _SpanEndingCall(call, answers(), end)
+
+
+class _SpanEndingCall(grpc.aio.StreamStreamCall, grpc.aio.UnaryStreamCall):
+    """The call a traced streaming caller holds: its answers are read through the span, and
+    cancelling it ends the span. grpc hands an interceptor's Call object to the caller as
+    it is (a bare iterator would be wrapped, and cancelling would bypass the span)."""
+
+    def __init__(self, call: Any, answers: AsyncIterator[Any], end: Callable[[], None]) -> None:
+        self._call = call
+        self._answers = answers
+        self._end = end
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._answers
+
+    def cancel(self) -> bool:
+        cancelled = bool(self._call.cancel())
+        self._end()
+        return cancelled
+
+    def cancelled(self) -> bool:
+        return bool(self._call.cancelled())
+
+    def done(self) -> bool:
+        return bool(self._call.done())
+
+    def add_done_callback(self, callback: Any) -> None:
+        self._call.add_done_callback(callback)
+
+    def time_remaining(self) -> float | None:
+        return self._call.time_remaining()
+
+    async def initial_metadata(self) -> Any:
+        return await self._call.initial_metadata()
+
+    async def trailing_metadata(self) -> Any:
+        return await self._call.trailing_metadata()
+
+    async def code(self) -> Any:
+        return await self._call.code()
+
+    async def details(self) -> Any:
+        return await self._call.details()
+
+    async def wait_for_connection(self) -> None:
+        await self._call.wait_for_connection()
+
+    async def read(self) -> Any:
+        return await self._call.read()
+
+    async def write(self, request: Any) -> None:
+        await self._call.write(request)
+
+    async def done_writing(self) -> None:
+        await self._call.done_writing()
 
 
 class _AioStreamStream(_AioStreaming, grpc.aio.StreamStreamClientInterceptor):

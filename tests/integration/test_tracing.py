@@ -172,3 +172,23 @@ def test_tracing_off_creates_no_span_and_no_interceptor(spans):
         assert flow.client._async.telemetry is None
     assert Exclaim().tracer.start_span("x").is_recording() is False
     assert len(spans) == 0
+
+
+def test_a_streamed_call_the_client_abandons_at_an_error_ends_its_server_span_cleanly(spans, caplog):
+    """The client stops reading at an error answer and cancels the call. Its span keeps the
+    answer's error even when the call's status arrived before the answer was read, and the
+    server's span ends with the RPC, keeping the error, though the abandoned handler is
+    closed from another task (no "Failed to detach context", no "set_status on an ended span")."""
+    caplog.set_level(logging.WARNING, logger="opentelemetry")
+    posts = 200
+    with Deployment(uses=Fails, name="fails", tracing=True) as dep:
+        client = Client(port=dep.port, tracing=True)
+        for _ in range(posts):
+            with pytest.raises(Exception, match="bad input"):
+                client.post("/index", DocList[TextDoc]([TextDoc(text="x")]))
+        client.close()
+    spans.wait_for(lambda s: len([span for span in s.named(CALL) if span.kind == "SERVER"]) >= posts)
+    served = [span for span in spans.named(CALL) if span.kind == "SERVER"]
+    assert len(served) == posts, spans.tree()
+    assert all(span.status_message == "ValueError('bad input')" for span in served), spans.tree()
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("opentelemetry")]
