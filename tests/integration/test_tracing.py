@@ -191,4 +191,7 @@ def test_a_streamed_call_the_client_abandons_at_an_error_ends_its_server_span_cl
     served = [span for span in spans.named(CALL) if span.kind == "SERVER"]
     assert len(served) == posts, spans.tree()
     assert all(span.status_message == "ValueError('bad input')" for span in served), spans.tree()
+    calls = [span for span in spans.named(CALL) if span.kind == "CLIENT"]
+    assert len(calls) == posts
+    assert all(span.status_message == "ValueError('bad input')" for span in calls), spans.tree()
     assert not [r.getMessage() for r in caplog.records if r.name.startswith("opentelemetry")]
