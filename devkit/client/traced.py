@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from devkit.client.http import HttpTransport, request_body
 from devkit.client.response import Response
 from devkit.client.transport import OutgoingRequest
-from devkit.client.websocket import BYTES, WebSocketTransport, _closed, _encode
+from devkit.client.websocket import BYTES, PostWindow, WebSocketTransport, _closed
 from devkit.observability.http_tracing import (
     HttpTarget,
     inject,
@@ -38,7 +38,6 @@ from devkit.serve.info import DEVKIT_HEADER
 __all__ = ["TracedHttpTransport", "TracedWebSocketTransport"]
 
 _OPEN_TIMEOUT = 10.0
-_SENT = object()  # put in a post's queue once all its requests are sent
 
 
 class TracedHttpTransport(HttpTransport):
@@ -141,52 +140,23 @@ class TracedWebSocketTransport(WebSocketTransport):
     ) -> AsyncGenerator[Response, None]:
         """Send every request on ``conn`` (in devkit's document codec to a ``devkit_peer``) and
         yield their answers: the connection is this post's alone, so every answer is one of them."""
-        answers: asyncio.Queue[Any] = asyncio.Queue()
-        room = asyncio.Semaphore(window) if window > 0 else None
-        sent = 0
-
-        async def send_all() -> None:
-            nonlocal sent
-            try:
-                async for request in requests:
-                    if room is not None:
-                        await room.acquire()
-                    sent += 1
-                    await conn.send(_encode(request, devkit_peer))
-                answers.put_nowait(_SENT)
-            except ConnectionClosed as exc:
-                answers.put_nowait(_closed(self.url, exc))
-            except Exception as exc:  # e.g. inputs that are not documents: the post's error
-                answers.put_nowait(exc)
+        post = PostWindow(self.url, window)
 
         async def read_all() -> None:
             closed: ConnectionClosed | None = None
             try:
                 async for message in conn:
                     if isinstance(message, bytes):
-                        answers.put_nowait(jina_pb2.DataRequestProto.FromString(message))
+                        post.answers.put_nowait(jina_pb2.DataRequestProto.FromString(message))
             except ConnectionClosed as exc:
                 closed = exc
-            answers.put_nowait(_closed(self.url, closed))
+            post.answers.put_nowait(_closed(self.url, closed))
 
-        sender = asyncio.ensure_future(send_all())
+        sender = asyncio.ensure_future(post.send_all(conn, requests, devkit_peer))
         reader = asyncio.ensure_future(read_all())
-        received = 0
-        all_sent = False
-        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         try:
-            while not (all_sent and received == sent):
-                async with asyncio.timeout_at(deadline):
-                    item = await answers.get()
-                if item is _SENT:
-                    all_sent = True
-                elif isinstance(item, BaseException):
-                    raise item
-                else:
-                    received += 1
-                    if room is not None:
-                        room.release()
-                    yield Response(item, doclist_type)
+            async for response in post.answered(doclist_type, timeout):
+                yield response
         finally:
             sender.cancel()
             reader.cancel()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -66,6 +66,60 @@ def _encode(request: OutgoingRequest, devkit_peer: bool) -> bytes:
         devkit_peer=devkit_peer,
     )
     return proto.SerializeToString()
+
+
+class PostWindow:
+    """One post's requests in flight on a connection: the sender puts each answer (or an error)
+    in ``answers`` and ``_SENT`` after the last request; ``answered()`` yields them in order of
+    arrival, at most ``window`` unanswered at a time (0: no bound)."""
+
+    def __init__(self, url: str, window: int) -> None:
+        self.url = url
+        self.answers: asyncio.Queue[Any] = asyncio.Queue()
+        self.sent = 0
+        self._room = asyncio.Semaphore(window) if window > 0 else None
+
+    async def send_all(
+        self,
+        conn: ClientConnection,
+        requests: AsyncIterator[OutgoingRequest],
+        devkit_peer: bool,
+        before_send: Callable[[OutgoingRequest], None] | None = None,
+    ) -> None:
+        """Send every request (in devkit's codec to a ``devkit_peer``); a failure is the post's error."""
+        try:
+            async for request in requests:
+                if self._room is not None:
+                    await self._room.acquire()
+                if before_send is not None:
+                    before_send(request)
+                self.sent += 1
+                await conn.send(_encode(request, devkit_peer))
+            self.answers.put_nowait(_SENT)
+        except ConnectionClosed as exc:
+            self.answers.put_nowait(_closed(self.url, exc))
+        except Exception as exc:  # e.g. inputs that are not documents: the post's error
+            self.answers.put_nowait(exc)
+
+    async def answered(
+        self, doclist_type: type[DocList[Any]], timeout: float | None
+    ) -> AsyncGenerator[Response, None]:
+        """Each answer until every sent request has one; an error put in the queue is raised."""
+        received = 0
+        all_sent = False
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        while not (all_sent and received == self.sent):
+            async with asyncio.timeout_at(deadline):
+                item = await self.answers.get()
+            if item is _SENT:
+                all_sent = True
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                received += 1
+                if self._room is not None:
+                    self._room.release()
+                yield Response(item, doclist_type)
 
 
 class WebSocketTransport(Transport):
@@ -165,42 +219,17 @@ class WebSocketTransport(Transport):
         timeout: float | None,
     ) -> AsyncGenerator[Response, None]:
         conn = await self._connection()
-        devkit_peer = self._peer_is_devkit
-        answers: asyncio.Queue[Any] = asyncio.Queue()
-        room = asyncio.Semaphore(window) if window > 0 else None
+        post = PostWindow(self.url, window)
         ids: list[str] = []
 
-        async def send_all() -> None:
-            try:
-                async for request in requests:
-                    if room is not None:
-                        await room.acquire()
-                    self._waiting[request.request_id] = answers
-                    ids.append(request.request_id)
-                    await conn.send(_encode(request, devkit_peer))
-                answers.put_nowait(_SENT)
-            except ConnectionClosed as exc:
-                answers.put_nowait(_closed(self.url, exc))
-            except Exception as exc:  # e.g. inputs that are not documents: the post's error
-                answers.put_nowait(exc)
+        def register(request: OutgoingRequest) -> None:
+            self._waiting[request.request_id] = post.answers
+            ids.append(request.request_id)
 
-        sender = asyncio.ensure_future(send_all())
-        received = 0
-        all_sent = False
-        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        sender = asyncio.ensure_future(post.send_all(conn, requests, self._peer_is_devkit, register))
         try:
-            while not (all_sent and received == len(ids)):
-                async with asyncio.timeout_at(deadline):
-                    item = await answers.get()
-                if item is _SENT:
-                    all_sent = True
-                elif isinstance(item, BaseException):
-                    raise item
-                else:
-                    received += 1
-                    if room is not None:
-                        room.release()
-                    yield Response(item, doclist_type)
+            async for response in post.answered(doclist_type, timeout):
+                yield response
         finally:
             sender.cancel()
             for request_id in ids:
