@@ -5,9 +5,14 @@ a replica that is unreachable (UNAVAILABLE) is skipped and the request retried o
 one, with a short backoff, up to the retry budget.
 
 A channel whose connection attempt failed waits out gRPC's reconnect backoff (1 s, growing
-to minutes) and fails every call meanwhile, even after the peer is back. A retry therefore
-replaces such a channel with a fresh one, which dials at once: after a fault heals, the next
-request gets through (rate-limited: see :mod:`devkit.serve.redial`).
+to minutes) and fails every call meanwhile, even after the peer is back. Every call (the
+first attempt too, not only a retry) therefore first replaces such a channel with a fresh
+one, which dials at once: after a fault heals, the next request gets through even with
+``retries=0`` (rate-limited: see :mod:`devkit.serve.redial`).
+
+A connection reset after a request was written is not resent (unless retries allow): the
+worker may have read and executed it. gRPC itself resends a call that never reached the
+wire (transparent retry), which is the only case known to be safe.
 
 A replica that answers UNAVAILABLE (it refused the connection, dropped it, or says it is
 going away) is ejected from the rotation, as Envoy's outlier detection does: later requests
@@ -134,7 +139,7 @@ class _Replica:
         A refused connection fails at once (no waiting for ``timeout``); a peer without the
         health service (UNIMPLEMENTED) answered, which is all that can be asked of it.
         """
-        self.redial()
+        await self.fresh()
         try:
             reply = await self.health(health_pb2.HealthCheckRequest(), timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
@@ -144,6 +149,21 @@ class _Replica:
         if reply.status != health_pb2.HealthCheckResponse.SERVING:
             return f"health status {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}"
         return None
+
+    async def fresh(self) -> None:
+        """Before a call: swap a channel that is waiting out its reconnect backoff.
+
+        It may have entered the backoff after the last swap (a dial failed within
+        ``REOPEN_INTERVAL`` of it, or a health probe's dial failed in the background); the
+        wait for the rate limit is at most ``REOPEN_INTERVAL``, and concurrent callers
+        share the one fresh channel.
+        """
+        delay = self._redial.wait(self.channel.get_state())
+        if delay is None:
+            return
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.redial()
 
     def redial(self) -> bool:
         """Swap a channel that is backing off after a failed connection for a fresh one.
@@ -256,6 +276,7 @@ class ReplicaSet:
                 except WorkerDropped as exc:
                     raise ExecutorUnavailableError(self.executor, f"{replica.address}: {exc}") from exc
             try:
+                await replica.fresh()
                 if len(requests) == 1:
                     return await replica.single(requests[0], timeout=self._timeout, metadata=self._metadata)
                 message = jina_pb2.DataRequestListProto(requests=list(requests))

@@ -46,6 +46,16 @@ class Redial:
         self.swapped_at = now
         return True
 
+    def wait(self, state: grpc.ChannelConnectivity) -> float | None:
+        """Seconds until a channel in ``state`` may be swapped (0: now); ``None`` if it needs no swap.
+
+        A caller about to use the channel waits this out rather than send into the backoff:
+        the call would fail without leaving the process, though the peer may be back.
+        """
+        if state is not _TRANSIENT_FAILURE:
+            return None
+        return max(0.0, self.swapped_at + REOPEN_INTERVAL - time.monotonic())
+
 
 def blocking_channel_state(channel: grpc.Channel) -> grpc.ChannelConnectivity:
     """The state of a blocking channel, without trying to connect.

@@ -72,3 +72,42 @@ def test_fault_recovery_fault_again_recovery_again(network, flow_factory):
             assert len(flow.post("/", _docs(2))) == 2
     assert edge.stats.faults["partition"] >= 4
     assert edge.stats.faults["reset_peer"] == 2
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "websocket"])
+@pytest.mark.devkit_runtimes("thread", "process")
+def test_without_retries_the_first_request_after_a_partition_heals_succeeds(network, flow_factory, protocol):
+    flow = network.attach(flow_factory(protocol=protocol).add(uses=Stamp, name="encoder", retries=0))
+    edge = network.edge("gateway", "encoder")
+    with flow:
+        assert len(flow.post("/", _docs(1))) == 1
+        with edge.partition():  # resets the gateway's open connection to the encoder
+            for _ in range(3):  # failed dials in quick succession: no time to swap channels between them
+                _fails_naming(flow, "encoder")
+        got = flow.post("/", _docs(3), return_type=DocList[TextDoc])
+    assert got.text == ["doc-0!", "doc-1!", "doc-2!"]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "websocket"])
+def test_without_retries_a_request_reset_after_it_was_sent_fails_and_the_next_succeeds(
+    network, flow_factory, protocol
+):
+    flow = network.attach(flow_factory(protocol=protocol).add(uses=Stamp, name="encoder", retries=0))
+    edge = network.edge("gateway", "encoder")
+    with flow:
+        assert len(flow.post("/", _docs(1))) == 1
+        with edge.reset_peer(times=1):  # the open connection is reset as the request goes out
+            _fails_naming(flow, "encoder")  # the worker may have run it: not resent
+        got = flow.post("/", _docs(2), return_type=DocList[TextDoc])
+    assert got.text == ["doc-0!", "doc-1!"]
+    assert edge.stats.faults == {"reset_peer": 1}
+
+
+def test_without_retries_a_reset_while_connecting_costs_no_request(network, flow_factory):
+    flow = network.attach(flow_factory().add(uses=Stamp, name="encoder", retries=0))
+    edge = network.edge("gateway", "encoder")
+    edge.reset_peer(times=1)  # the gateway's first connection to the encoder: no request sent yet
+    with flow:
+        got = flow.post("/", _docs(2), return_type=DocList[TextDoc])
+    assert got.text == ["doc-0!", "doc-1!"]
+    assert edge.stats.faults == {"reset_peer": 1}
