@@ -279,7 +279,10 @@ class SyncUnaryTransport:
 
     def _fresh(self) -> None:
         """Swap a channel waiting out its reconnect backoff. Closing the old one cannot cut
-        a call short: in that state every call on it fails at once."""
+        a call short: in that state every call on it fails at once. A healthy channel (every
+        call but those after a failed dial) is let through without taking the lock."""
+        if blocking_channel_state(self.channel) is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            return
         with self._lock:
             if not self._redial.due(blocking_channel_state(self.channel)):
                 return

@@ -27,6 +27,9 @@ REOPEN_INTERVAL = 0.04
 
 _TRANSIENT_FAILURE = grpc.ChannelConnectivity.TRANSIENT_FAILURE
 
+#: grpc core's connectivity numbers to the public states (asked on every blocking call).
+_STATE_OF_NUMBER = {state.value[0]: state for state in grpc.ChannelConnectivity}
+
 
 class Redial:
     """Remembers the last swap and says when a channel is due for a replacement.
@@ -66,5 +69,4 @@ def blocking_channel_state(channel: grpc.Channel) -> grpc.ChannelConnectivity:
     core: Any = getattr(channel, "_channel", None)
     if core is None:
         return grpc.ChannelConnectivity.IDLE
-    number = core.check_connectivity_state(False)
-    return next(s for s in grpc.ChannelConnectivity if s.value[0] == number)
+    return _STATE_OF_NUMBER[core.check_connectivity_state(False)]
