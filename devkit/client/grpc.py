@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -136,8 +137,15 @@ class GrpcTransport(Transport):
             response_deserializer=health_pb2.HealthCheckResponse.FromString,
         )
 
-    def _fresh(self) -> None:
-        """Swap a channel waiting out its reconnect backoff; the old one closes with a grace."""
+    async def _fresh(self) -> None:
+        """Swap a channel waiting out its reconnect backoff; the old one closes with a grace.
+
+        A channel that entered the backoff within ``REOPEN_INTERVAL`` of the last swap is
+        swapped once that interval is over, not used: its call would fail at once.
+        """
+        delay = self._redial.wait(self.channel.get_state())
+        if delay:
+            await asyncio.sleep(delay)
         if not self._redial.due(self.channel.get_state()):
             return
         old = self.channel
@@ -151,7 +159,7 @@ class GrpcTransport(Transport):
         self, request: OutgoingRequest, doclist_type: type[DocList[Any]], timeout: float | None
     ) -> Response:
         proto = _encode(request, self.known_devkit_peer)
-        self._fresh()
+        await self._fresh()
         reply = await self._single(proto, timeout=timeout, metadata=self.metadata)
         return Response(reply, doclist_type)
 
@@ -171,7 +179,7 @@ class GrpcTransport(Transport):
                     await room.acquire()
                 yield _encode(request, devkit_peer)
 
-        self._fresh()
+        await self._fresh()
         call = self._call(protos(), timeout=timeout, metadata=self.metadata)
         try:
             async for reply in call:
@@ -188,7 +196,7 @@ class GrpcTransport(Transport):
         request.header.request_id = new_request_id()
         request.header.exec_endpoint = endpoint
         request.document.CopyFrom(doc.to_protobuf())
-        self._fresh()
+        await self._fresh()
         async for reply in self._stream_doc(request, timeout=timeout, metadata=self.metadata):
             if reply.header.status.code == jina_pb2.StatusProto.ERROR:
                 error = exception_from_status(jina_pb2.DataRequestProto(header=reply.header))
@@ -205,7 +213,7 @@ class GrpcTransport(Transport):
     async def prepare(self) -> bool:
         """Whether the server is devkit (and so reads the fast document encoding). Asked once."""
         if self._peer_is_devkit is None:
-            self._fresh()
+            await self._fresh()
             try:
                 info = await self._status(empty_pb2.Empty(), timeout=5.0, metadata=self.metadata)
                 self._peer_is_devkit = is_devkit_peer(info)
@@ -216,7 +224,7 @@ class GrpcTransport(Transport):
         return self._peer_is_devkit
 
     async def is_ready(self, timeout: float = 3.0) -> bool:
-        self._fresh()
+        await self._fresh()
         try:
             reply = await self._health(
                 health_pb2.HealthCheckRequest(), timeout=timeout, metadata=self.metadata
@@ -226,7 +234,7 @@ class GrpcTransport(Transport):
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
     async def dry_run(self, timeout: float | None = None) -> bool:
-        self._fresh()
+        await self._fresh()
         try:
             status = await self._dry_run(empty_pb2.Empty(), timeout=timeout, metadata=self.metadata)
         except grpc.aio.AioRpcError as exc:
@@ -234,11 +242,11 @@ class GrpcTransport(Transport):
         return status.code == jina_pb2.StatusProto.SUCCESS
 
     async def info(self, timeout: float | None = 5.0) -> jina_pb2.JinaInfoProto:
-        self._fresh()
+        await self._fresh()
         return await self._status(empty_pb2.Empty(), timeout=timeout, metadata=self.metadata)
 
     async def endpoints(self, timeout: float | None = 5.0) -> jina_pb2.EndpointsProto:
-        self._fresh()
+        await self._fresh()
         return await self._discover(empty_pb2.Empty(), timeout=timeout, metadata=self.metadata)
 
     # -- failures --------------------------------------------------------------------------
@@ -284,6 +292,9 @@ class SyncUnaryTransport:
         if blocking_channel_state(self.channel) is not grpc.ChannelConnectivity.TRANSIENT_FAILURE:
             return
         with self._lock:
+            delay = self._redial.wait(blocking_channel_state(self.channel))
+            if delay:
+                time.sleep(delay)  # at most REOPEN_INTERVAL; other callers wait for this swap
             if not self._redial.due(blocking_channel_state(self.channel)):
                 return
             old = self.channel

@@ -81,6 +81,7 @@ class TestHarness:
         A Flow/Deployment's client dials through the same address rewriters as its own hops
         (a ``FakeNetwork`` it is attached to puts a proxy on this client -> gateway edge too),
         so faults on ``network.edge('client', 'gateway')`` reach it, over any protocol.
+        An ``asyncio=True`` client is the test's to close, on its own event loop.
         """
         protocol = protocol or self.protocol
         if self.tracing:
@@ -103,7 +104,8 @@ class TestHarness:
             client = Client(host=LOOPBACK, port=target, protocol=protocol, **kwargs)
         else:
             client = Client(host=target, protocol=protocol, **kwargs)
-        self.clients.append(client)
+        if not kwargs.get("asyncio"):  # an asyncio client lives on the test's loop: closed there
+            self.clients.append(client)
         return client
 
     def close(self) -> list[str]:

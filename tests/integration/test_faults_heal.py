@@ -6,11 +6,13 @@ growing) before it dials again; the gateway must not make requests wait for it.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from docarray import BaseDoc, DocList
 
 from devkit import Executor, requests
-from devkit.errors import ExecutorError
+from devkit.errors import ExecutorError, ServerUnavailableError
 
 
 class TextDoc(BaseDoc):
@@ -111,3 +113,44 @@ def test_without_retries_a_reset_while_connecting_costs_no_request(network, flow
         got = flow.post("/", _docs(2), return_type=DocList[TextDoc])
     assert got.text == ["doc-0!", "doc-1!"]
     assert edge.stats.faults == {"reset_peer": 1}
+
+
+def test_the_clients_first_request_after_a_partition_heals_succeeds(network, flow_factory):
+    flow = network.attach(flow_factory().add(uses=Stamp, name="encoder"))
+    front = network.edge("client", "gateway")
+    with flow:
+        assert len(flow.post("/", _docs(1))) == 1
+        with front.partition():
+            for _ in range(3):  # failed dials in quick succession: no time to swap channels between them
+                with pytest.raises(ServerUnavailableError):
+                    flow.post("/", _docs(1))
+        got = flow.post("/", _docs(2), return_type=DocList[TextDoc])
+    assert got.text == ["doc-0!", "doc-1!"]
+
+
+def test_the_asyncio_clients_first_request_after_a_partition_heals_succeeds(
+    network, flow_factory, client_factory
+):
+    flow = network.attach(flow_factory().add(uses=Stamp, name="encoder"))
+    front = network.edge("client", "gateway")
+
+    async def texts(client) -> list[str]:
+        got: list[str] = []
+        async for docs in client.post("/", _docs(2), return_type=DocList[TextDoc]):
+            got.extend(docs.text)
+        return got
+
+    async def scenario(client) -> list[str]:
+        try:
+            await texts(client)
+            with front.partition():
+                for _ in range(3):  # failed dials in quick succession: no time to swap channels
+                    with pytest.raises(ServerUnavailableError):
+                        await texts(client)
+            return await texts(client)
+        finally:
+            await client.close()
+
+    with flow:
+        got = asyncio.run(scenario(client_factory(flow, asyncio=True)))
+    assert got == ["doc-0!", "doc-1!"]
