@@ -87,62 +87,53 @@ def test_the_environment_is_read_when_a_deployment_starts_not_at_import(monkeypa
         assert devkit_logger.level == logging.DEBUG
 
 
-def test_log_config_applies_a_dict_config_file(tmp_path, devkit_logger):
-    log_file = tmp_path / "devkit.log"
-    config = tmp_path / "logging.yml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            version: 1
-            formatters:
-              short: {{format: "%(name)s | %(message)s"}}
-            handlers:
-              file: {{class: logging.FileHandler, filename: "{log_file}", formatter: short}}
-            loggers:
-              devkit.executor: {{level: INFO, handlers: [file]}}
-            """
+@pytest.fixture
+def log_config(tmp_path):
+    """``log_config(format)`` -> (a dictConfig YAML sending ``devkit.executor`` INFO records to a
+    file in that format, the file); the handlers it installs are removed after the test."""
+
+    def write(record_format: str) -> tuple[Path, Path]:
+        log_file = tmp_path / "devkit.log"
+        config = tmp_path / "logging.yml"
+        config.write_text(
+            textwrap.dedent(
+                f"""\
+                version: 1
+                formatters:
+                  short: {{format: "{record_format}"}}
+                handlers:
+                  file: {{class: logging.FileHandler, filename: "{log_file}", formatter: short}}
+                loggers:
+                  devkit.executor: {{level: INFO, handlers: [file]}}
+                """
+            )
         )
-    )
-    with Deployment(uses=LoggingGreeter, name="greeter", log_config=str(config), quiet=True) as dep:
-        dep.post("/", DocList[TextDoc]([TextDoc()]))
+        return config, log_file
+
+    yield write
     logger = logging.getLogger("devkit.executor")
     for handler in list(logger.handlers):
         handler.close()
         logger.removeHandler(handler)
     logger.setLevel(logging.NOTSET)
+    setup_logging()  # later process children start with devkit's own setup again
+
+
+def test_log_config_applies_a_dict_config_file(log_config, devkit_logger):
+    config, log_file = log_config("%(name)s | %(message)s")
+    with Deployment(uses=LoggingGreeter, name="greeter", log_config=str(config), quiet=True) as dep:
+        dep.post("/", DocList[TextDoc]([TextDoc()]))
     assert "devkit.executor.greeter | greeting 1 documents" in log_file.read_text()
 
 
 @pytest.mark.process
-def test_log_config_reaches_the_executors_of_process_runtime_children(tmp_path, devkit_logger):
-    log_file = tmp_path / "devkit.log"
-    config = tmp_path / "logging.yml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            version: 1
-            formatters:
-              short: {{format: "%(process)d %(name)s | %(message)s"}}
-            handlers:
-              file: {{class: logging.FileHandler, filename: "{log_file}", formatter: short}}
-            loggers:
-              devkit.executor: {{level: INFO, handlers: [file]}}
-            """
-        )
-    )
-    try:
-        with Deployment(
-            uses=LoggingGreeter, name="greeter", runtime="process", log_config=str(config), quiet=True
-        ) as dep:
-            dep.post("/", DocList[TextDoc]([TextDoc()]))
-            (child,) = dep.pids.values()
-    finally:
-        logger = logging.getLogger("devkit.executor")
-        for handler in list(logger.handlers):
-            handler.close()
-            logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
-        setup_logging()  # later process children start with devkit's own setup again
+def test_log_config_reaches_the_executors_of_process_runtime_children(log_config, devkit_logger):
+    config, log_file = log_config("%(process)d %(name)s | %(message)s")
+    with Deployment(
+        uses=LoggingGreeter, name="greeter", runtime="process", log_config=str(config), quiet=True
+    ) as dep:
+        dep.post("/", DocList[TextDoc]([TextDoc()]))
+        (child,) = dep.pids.values()
     assert child != os.getpid()
     assert f"{child} devkit.executor.greeter | greeting 1 documents" in log_file.read_text().splitlines()
 
