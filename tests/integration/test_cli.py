@@ -1,21 +1,13 @@
 """The ``devkit`` command as a user runs it: a real process, its exit code and its stderr."""
 
-import contextlib
-import signal
 import socket
 import subprocess
-import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_run import devkit, serving
 from docarray import BaseDoc, DocList
-
-from devkit import Client
-
-#: as the console script runs it: ``-P`` keeps the working directory off ``sys.path``
-DEVKIT = [sys.executable, "-P", "-m", "devkit.cli"]
 
 HASH_EMBED = """
 from docarray import BaseDoc, DocList
@@ -38,26 +30,6 @@ class HashEmbed(Executor):
 class Sentence(BaseDoc):
     text: str = ""
     embedding: list[float] = []
-
-
-def devkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*DEVKIT, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
-
-
-@contextlib.contextmanager
-def serving(*args: str, cwd: Path, port: int) -> Iterator[Client]:
-    """``devkit <args> --port <port>`` until the block ends, then one Ctrl-C."""
-    command = [*DEVKIT, *args, "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        client = Client(host="127.0.0.1", port=port)
-        while not client.is_flow_ready(timeout=0.5):
-            if process.poll() is not None:
-                pytest.fail(f"{' '.join(args)} exited with {process.returncode}: {process.communicate()[1]}")
-        yield client
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
 
 
 @pytest.fixture

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import subprocess
-import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_run import devkit, serving
 from docarray import BaseDoc, DocList
 
-from devkit import Client
 from devkit.testing.replay import read_recording
-
-#: as the console script runs it: ``-P`` keeps the working directory off ``sys.path``
-DEVKIT = [sys.executable, "-P", "-m", "devkit.cli"]
 
 EXECUTORS = """
 from docarray import BaseDoc, DocList
@@ -51,27 +43,6 @@ class Sentence(BaseDoc):
     length: float = 0.0
 
 
-def devkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*DEVKIT, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
-
-
-@contextlib.contextmanager
-def serving(*args: str, cwd: Path, port: int) -> Iterator[Client]:
-    """``devkit <args> --port <port>`` until the block ends, then one Ctrl-C (which closes the recording)."""
-    command = [*DEVKIT, *args, "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        client = Client(host="127.0.0.1", port=port)
-        while not client.is_flow_ready(timeout=0.5):
-            if process.poll() is not None:
-                pytest.fail(f"{' '.join(args)} exited with {process.returncode}: {process.communicate()[1]}")
-        yield client
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr
-
-
 def _flow_yaml(executor: str) -> str:
     return textwrap.dedent(
         f"""\
@@ -98,19 +69,27 @@ def measurekit(tmp_path: Path) -> Path:
 @pytest.mark.timeout(180)
 def test_serve_records_and_replay_reports_the_changed_field(measurekit, free_port):
     with serving(
-        "serve", "flow.yml", "--runtime", "thread", "--record", "rec", cwd=measurekit, port=free_port
+        "serve",
+        "flow.yml",
+        "--runtime",
+        "thread",
+        "--record",
+        "rec",
+        cwd=measurekit,
+        port=free_port,
+        stop_timeout=60,
     ) as client:
         client.post("/", DocList[Sentence]([Sentence(text="hi "), Sentence(text="there")]))
         client.post("/", DocList[Sentence]([Sentence(text="same")]))
     recording = read_recording(measurekit / "rec")
     assert [len(e.docs) for e in recording] == [2, 1] and recording.notes == []
 
-    same = devkit("replay", "rec", "--against", "flow.yml", "--protocol", "http", cwd=measurekit)
+    same = devkit("replay", "rec", "--against", "flow.yml", "--protocol", "http", cwd=measurekit, timeout=120)
     assert same.returncode == 0, same.stderr
     assert same.stdout.startswith("replayed 2 request(s) against http://127.0.0.1:")
     assert same.stdout.rstrip().endswith(": all answered as recorded")
 
-    changed = devkit("replay", "rec", "--against", "flow_v2.yml", cwd=measurekit)
+    changed = devkit("replay", "rec", "--against", "flow_v2.yml", cwd=measurekit, timeout=120)
     assert changed.returncode == 1, changed.stderr
     lines = changed.stdout.splitlines()
     first = recording.exchanges[0]
@@ -119,20 +98,24 @@ def test_serve_records_and_replay_reports_the_changed_field(measurekit, free_por
     assert lines[2] == f"  document 0 (id {first.response_docs[0].id}): field 'length' is 2.0, expected 3.0"
     assert len(lines) == 3
 
-    tolerated = devkit("replay", "rec", "--against", "flow_v2.yml", "--abs-tol", "1", cwd=measurekit)
+    tolerated = devkit(
+        "replay", "rec", "--against", "flow_v2.yml", "--abs-tol", "1", cwd=measurekit, timeout=120
+    )
     assert tolerated.returncode == 0, tolerated.stdout + tolerated.stderr
 
 
 def test_replay_names_a_missing_recording(tmp_path):
     (tmp_path / "flow.yml").write_text("jtype: Flow\nexecutors: []\n")
-    result = devkit("replay", "nothing-here", "--against", "flow.yml", cwd=tmp_path)
+    result = devkit("replay", "nothing-here", "--against", "flow.yml", cwd=tmp_path, timeout=120)
     assert result.returncode == 1
     assert "no recording at" in result.stderr and "nothing-here" in result.stderr
 
 
 def test_record_max_bytes_too_small_is_refused_before_serving(tmp_path):
     (tmp_path / "flow.yml").write_text("jtype: Flow\nexecutors: []\n")
-    result = devkit("serve", "flow.yml", "--record", "rec", "--record-max-bytes", "10", cwd=tmp_path)
+    result = devkit(
+        "serve", "flow.yml", "--record", "rec", "--record-max-bytes", "10", cwd=tmp_path, timeout=120
+    )
     assert result.returncode == 1
     assert "max_bytes must be at least 4096" in result.stderr
     assert not (tmp_path / "rec").exists()
@@ -144,13 +127,22 @@ def test_a_deployment_yaml_records_and_replays_over_a_protocol_it_gains(measurek
     (measurekit / "deployment.yml").write_text(
         "jtype: Deployment\nwith:\n  uses: measurekit.executors.Measure\n  record: dep-rec\n"
     )
-    with serving("serve", "deployment.yml", "--runtime", "thread", cwd=measurekit, port=free_port) as client:
+    with serving(
+        "serve", "deployment.yml", "--runtime", "thread", cwd=measurekit, port=free_port, stop_timeout=60
+    ) as client:
         client.post("/", DocList[Sentence]([Sentence(text="four")]))
     (exchange,) = read_recording(measurekit / "dep-rec")
     assert [doc.length for doc in exchange.response_docs] == [4.0]
 
     result = devkit(
-        "replay", "dep-rec", "--against", "deployment.yml", "--protocol", "websocket", cwd=measurekit
+        "replay",
+        "dep-rec",
+        "--against",
+        "deployment.yml",
+        "--protocol",
+        "websocket",
+        cwd=measurekit,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("replayed 1 request(s) against ws://127.0.0.1:")

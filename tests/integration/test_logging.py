@@ -6,19 +6,17 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 from pathlib import Path
 
 import pytest
+from cli_run import DEVKIT
 from docarray import DocList
 from docarray.documents import TextDoc
 
 from devkit import Client, Deployment, Executor, requests
 from devkit.logs import log_level_from_env, setup_logging
-
-DEVKIT = [sys.executable, "-P", "-m", "devkit.cli"]
 
 
 class LoggingGreeter(Executor):
