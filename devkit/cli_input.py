@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
-import errno
 import json
 import os
-import socket
 from typing import Any, NoReturn
 
 from devkit.errors import ConfigError, PortInUseError
+from devkit.runtime.address import port_in_use
 from devkit.spec.executor_yaml import EXECUTOR_YAML_KEYS
 from devkit.spec.yamlio import YamlDocument, read_yaml
 
@@ -175,17 +174,8 @@ def check_port_free(what: str, host: str, port: int | None) -> None:
     Checked before the server binds, so that the user sees devkit's message and not gRPC's
     log line about the failed bind. Other bind errors are left for the server to report.
     """
-    if not port:
-        return
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds: TIME_WAIT is fine
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                return
-            raise PortInUseError(
-                f"{what} cannot listen on {host}:{port}: the port is already in use; stop the program "
-                "listening there or choose another port with --port"
-            ) from None
+    if port and port_in_use(host, port):
+        raise PortInUseError(
+            f"{what} cannot listen on {host}:{port}: the port is already in use; stop the program "
+            "listening there or choose another port with --port"
+        )

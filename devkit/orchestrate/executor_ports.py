@@ -9,11 +9,10 @@ instead of surfacing as a worker that failed to start.
 
 from __future__ import annotations
 
-import errno
-import socket
 from collections.abc import Sequence
 
 from devkit.errors import ConfigError
+from devkit.runtime.address import port_in_use
 from devkit.spec.topology import Topology
 
 __all__ = ["check_fixed_ports", "worker_ports"]
@@ -50,17 +49,6 @@ def worker_ports(
     return tuple(ports)
 
 
-def _in_use(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds: TIME_WAIT is fine
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            return exc.errno == errno.EADDRINUSE  # other bind errors are the server's to report
-    return False
-
-
 def check_fixed_ports(topology: Topology) -> None:
     """Raise :class:`ConfigError` when a worker's fixed port is given twice in the Flow (to
     another worker or the gateway) or something already listens on it."""
@@ -80,7 +68,7 @@ def check_fixed_ports(topology: Topology) -> None:
                     "give each server its own port"
                 )
             owners[worker.port] = server
-            if _in_use(worker.host, worker.port):
+            if port_in_use(worker.host, worker.port):
                 raise ConfigError(
                     f"port {worker.port} of {server} is already in use on {worker.host}; stop what "
                     f"listens there or pass another port= to add(name={plan.name!r})"
