@@ -165,12 +165,7 @@ class Orchestrator:
         if self._state is State.CLOSED:
             raise RuntimeError(f"this {self.kind} was closed; build a new one to start again")
         setup_logging(log_config=self.log_config)  # reads DEVKIT_LOG_LEVEL / JINA_LOG_LEVEL now
-        try:
-            self._start()
-        except BaseException:
-            self._group.stop_all()
-            self._state = State.CLOSED
-            raise
+        self._start_or_close()
         self._state = State.STARTED
         return self
 
@@ -181,10 +176,13 @@ class Orchestrator:
         if self._state is State.CLOSED:
             return
         self._state = State.CLOSED
+        self._close_client()
+        self._group.stop_all(grace)
+
+    def _close_client(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
-        self._group.stop_all(grace)
 
     def __enter__(self) -> Any:
         return self.start()
@@ -208,12 +206,14 @@ class Orchestrator:
 
     def restart_as(self, fresh: Orchestrator) -> None:
         """Stop every server and serve ``fresh``'s configuration in their place (a reloaded YAML)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._close_client()
         self._group.stop_all()
         kept = {"_state", "observers", "address_rewriters", "yaml_source"}
         self.__dict__.update({key: value for key, value in fresh.__dict__.items() if key not in kept})
+        self._start_or_close()
+
+    def _start_or_close(self) -> None:
+        """Start the servers; if one fails, stop those already started and end up CLOSED."""
         try:
             self._start()
         except BaseException:
